@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { Command, InvalidArgumentError } from 'commander'
+import { openDatabase, type DatabaseHandle } from '../db/connection.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
+import { parseScopeList } from '../domain/scopes.js'
+import { isCalendarDate, parseTimestamp } from '../domain/time.js'
+
+/** A failure the operator caused: printed as one line, exit code 1. */
+export class CliError extends Error {}
+
+export interface CliIo {
+  out: (text: string) => void
+  err: (text: string) => void
+}
+
+interface GlobalOptions { json?: boolean, db?: string }
+
+function positiveInt (value: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(value)) throw new InvalidArgumentError('must be a positive whole number')
+  return Number(value)
+}
+
+function parseExpiry (value: string): string {
+  const ts = isCalendarDate(value) ? value + 'T00:00:00Z' : parseTimestamp(value)
+  if (ts === null) throw new InvalidArgumentError('must be an ISO-8601 timestamp with a zone (2026-12-31T23:59:59Z) or a date (2026-12-31)')
+  return parseTimestamp(ts)!
+}
+
+function table (rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+function describeAccount (a: AccountRecord): string {
+  return `account ${a.id} "${a.name}" (timezone ${a.timezone}, API access ${a.api_enabled ? 'on' : 'off'})`
+}
+
+function keyRows (keys: ApiKeyRecord[]): string {
+  return table([
+    ['ID', 'ACCOUNT', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'EXPIRES', 'LAST USED', 'LIMIT/MIN'],
+    ...keys.map((k) => [String(k.id), String(k.account_id), k.name, k.prefix,
+      k.scopes.length === 0 ? 'full access' : k.scopes.join(','), k.status,
+      k.expires_at ?? 'never', k.last_used_at ?? 'never', String(k.rate_limit)])
+  ])
+}
+
+export function buildCli (io: CliIo): Command {
+  const program = new Command('tempclock')
+    .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
+    .option('--json', 'machine-readable JSON output')
+    .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run with --help for usage)')
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>()
+  const dbFile = (cmd: Command): string => globals(cmd).db ?? process.env.TEMPCLOCK_DB ?? './data/tempclock.db'
+
+  /** Opens the same database the server uses (migrating it if needed), runs `fn`, closes it. */
+  async function withDb<T> (cmd: Command, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+    const handle = openDatabase({ file: dbFile(cmd) })
+    try {
+      await migrateToLatest(handle.db)
+      return await fn(handle)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  const print = (cmd: Command, json: unknown, human: string): void => {
+    io.out((globals(cmd).json === true ? JSON.stringify(json, null, 2) : human) + '\n')
+  }
+
+  const accounts = program.command('accounts').description('customer accounts')
+  accounts.command('create')
+    .description('create an account')
+    .requiredOption('--name <name>', 'account name')
+    .option('--timezone <zone>', 'IANA time zone for timesheet dates', 'UTC')
+    .option('--api-enabled', 'switch API access on now (accounts start with it off)')
+    .action(async (opts: { name: string, timezone: string, apiEnabled?: boolean }, cmd: Command) => {
+      const account = await withDb(cmd, async ({ db }) => await createAccount(db, { name: opts.name, timezone: opts.timezone, apiEnabled: opts.apiEnabled === true })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      print(cmd, account, `Created ${describeAccount(account)}`)
+    })
+  accounts.command('list')
+    .description('list accounts')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listAccounts(db))
+      print(cmd, all, all.length === 0
+        ? 'No accounts yet.'
+        : table([['ID', 'NAME', 'TIMEZONE', 'API', 'CREATED'], ...all.map((a) => [String(a.id), a.name, a.timezone, a.api_enabled ? 'on' : 'off', a.created_at])]))
+    })
+  for (const [name, enabled] of [['enable-api', true], ['disable-api', false]] as const) {
+    accounts.command(name)
+      .description(`switch API access ${enabled ? 'on' : 'off'} for an account (takes effect on the next request)`)
+      .argument('<id>', 'account id', positiveInt)
+      .action(async (id: number, _opts: unknown, cmd: Command) => {
+        const account = await withDb(cmd, async ({ db }) => await setApiEnabled(db, id, enabled))
+        if (account === undefined) throw new CliError(`no account with id ${id}`)
+        print(cmd, account, `API access ${enabled ? 'enabled' : 'disabled'} for ${describeAccount(account)}`)
+      })
+  }
+
+  const keys = program.command('keys').description('API keys (the full key is shown once, at creation)')
+  keys.command('create')
+    .description('issue a key; prints it once')
+    .requiredOption('--account <id>', 'account id', positiveInt)
+    .requiredOption('--name <name>', 'what the key is for, e.g. "Payroll Integration"')
+    .option('--scopes <list>', 'comma-separated scopes (none = full access)')
+    .option('--expires-at <time>', 'expiry: ISO-8601 timestamp or date', parseExpiry)
+    .option('--rate-limit <n>', 'requests per minute (default 60)', positiveInt)
+    .action(async (opts: { account: number, name: string, scopes?: string, expiresAt?: string, rateLimit?: number }, cmd: Command) => {
+      let scopes
+      try {
+        scopes = parseScopeList(opts.scopes ?? '')
+      } catch (err) {
+        throw new CliError((err as Error).message)
+      }
+      const created = await withDb(cmd, async ({ db }) => await createApiKey(db, {
+        accountId: opts.account, name: opts.name, scopes, expiresAt: opts.expiresAt ?? null, rateLimit: opts.rateLimit ?? null
+      }).catch((err: Error) => { throw new CliError(err.message) }))
+      const { record, key } = created
+      print(cmd, {
+        id: record.id, key, name: record.name, scopes: record.scopes, expires_at: record.expires_at,
+        account_id: record.account_id, prefix: record.prefix, rate_limit: record.rate_limit
+      }, [
+        `Created key ${record.id} "${record.name}" for account ${record.account_id}`,
+        `  scopes:  ${record.scopes.length === 0 ? 'full access' : record.scopes.join(', ')}`,
+        `  expires: ${record.expires_at ?? 'never'}`,
+        `  key:     ${key}`,
+        'Store the key now: it is shown only this once and cannot be recovered.'
+      ].join('\n'))
+    })
+  keys.command('list')
+    .description('list keys: name, prefix, scopes, status, expiry, last use (never the key)')
+    .option('--account <id>', 'only this account', positiveInt)
+    .action(async (opts: { account?: number }, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listApiKeys(db, opts.account))
+      print(cmd, all, all.length === 0 ? 'No keys.' : keyRows(all))
+    })
+  keys.command('revoke')
+    .description('revoke a key (takes effect on the next request)')
+    .argument('<key_id>', 'key id (from keys list)', positiveInt)
+    .action(async (id: number, _opts: unknown, cmd: Command) => {
+      const key = await withDb(cmd, async ({ db }) => await revokeApiKey(db, id))
+      if (key === undefined) throw new CliError(`no key with id ${id}`)
+      print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
+    })
+
+  program.command('migrate')
+    .description('create or bring the database schema up to date')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const handle = openDatabase({ file: dbFile(cmd) })
+      try {
+        const result = await migrateToLatest(handle.db)
+        const applied = (result.results ?? []).map((r) => r.migrationName)
+        print(cmd, { ok: true, applied }, applied.length === 0 ? 'Database is up to date.' : `Applied: ${applied.join(', ')}`)
+      } finally {
+        await handle.close()
+      }
+    })
+
+  program.command('backup')
+    .description('copy the database to FILE (SQLite online backup: safe while the server runs)')
+    .argument('<file>', 'destination file')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      const target = resolve(file)
+      const pages = await withDb(cmd, async ({ sqlite }) => {
+        const result = await sqlite.backup(target)
+        return result.totalPages
+      }).catch((err: Error) => { throw err instanceof CliError ? err : new CliError(`backup failed: ${err.message}`) })
+      print(cmd, { ok: true, file: target, pages }, `Backed up ${pages} pages to ${target}`)
+    })
+
+  return program
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function runCli (argv: string[], io: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t)
+}): Promise<number> {
+  const program = buildCli(io).exitOverride()
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (err) {
+    const e = err as Error & { code?: string, exitCode?: number }
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // commander has already printed its message (or help/version, exit 0)
+      return e.exitCode ?? 1
+    }
+    if (err instanceof CliError) {
+      io.err(`tempclock: error: ${err.message}\n`)
+      return 1
+    }
+    io.err(`tempclock: error: ${e.message}\n`)
+    return 1
+  }
+}
+
+// run when executed (also through the npm bin symlink), not when imported by tests
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  process.exitCode = await runCli(process.argv.slice(2))
+}

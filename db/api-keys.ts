@@ -1,0 +1,168 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import { isScope, type Scope } from '../domain/scopes.js'
+import { nowIso } from '../domain/time.js'
+import { findAccount } from './accounts.js'
+import { precompile, type Precompiled } from './precompiled.js'
+import type { ApiKeyRow, Database } from './types.js'
+
+export const API_KEY_PATTERN = /^tc_live_[0-9a-f]{40}$/
+export const DEFAULT_RATE_LIMIT = 60
+/** last_used_at is kept within this much of the truth, so a busy key costs one write a minute. */
+export const LAST_USED_RESOLUTION_MS = 60_000
+
+export type ApiKeyStatus = 'active' | 'revoked' | 'expired'
+
+/** What the operator and the portal see of a key: never the key, never its hash. */
+export interface ApiKeyRecord {
+  id: number
+  account_id: number
+  name: string
+  prefix: string
+  scopes: Scope[]
+  status: ApiKeyStatus
+  expires_at: string | null
+  revoked_at: string | null
+  last_used_at: string | null
+  rate_limit: number
+  created_at: string
+}
+
+export function generateApiKey (): string {
+  return 'tc_live_' + randomBytes(20).toString('hex')
+}
+
+export function hashApiKey (key: string): string {
+  return createHash('sha256').update(key).digest('hex')
+}
+
+export function displayPrefix (key: string): string {
+  return key.slice(0, 12) + '...'
+}
+
+export function parseStoredScopes (json: string): Scope[] {
+  const parsed: unknown = JSON.parse(json)
+  return Array.isArray(parsed) ? parsed.filter((s): s is Scope => typeof s === 'string' && isScope(s)) : []
+}
+
+export function keyStatus (key: { revoked_at: string | null, expires_at: string | null }, now: string): ApiKeyStatus {
+  if (key.revoked_at !== null) return 'revoked'
+  if (key.expires_at !== null && key.expires_at <= now) return 'expired'
+  return 'active'
+}
+
+export function toApiKeyRecord (row: ApiKeyRow, now = nowIso()): ApiKeyRecord {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    name: row.name,
+    prefix: row.key_prefix,
+    scopes: parseStoredScopes(row.scopes),
+    status: keyStatus(row, now),
+    expires_at: row.expires_at,
+    revoked_at: row.revoked_at,
+    last_used_at: row.last_used_at,
+    rate_limit: row.rate_limit ?? DEFAULT_RATE_LIMIT,
+    created_at: row.created_at
+  }
+}
+
+export interface CreateKeyInput {
+  accountId: number
+  name: string
+  scopes: Scope[]
+  expiresAt: string | null
+  rateLimit: number | null
+}
+
+/** Creates a key and returns it in full: the only moment the key exists outside its holder. */
+export async function createApiKey (db: Kysely<Database>, input: CreateKeyInput): Promise<{ key: string, record: ApiKeyRecord }> {
+  const name = input.name.trim()
+  if (name === '') throw new Error('key name must not be empty')
+  const now = nowIso()
+  if (input.expiresAt !== null && input.expiresAt <= now) throw new Error(`expiry ${input.expiresAt} is not in the future`)
+  if (input.rateLimit !== null && (!Number.isInteger(input.rateLimit) || input.rateLimit < 1 || input.rateLimit > 1_000_000)) {
+    throw new Error('rate limit must be a whole number of requests per minute from 1 to 1000000')
+  }
+  if (await findAccount(db, input.accountId) === undefined) throw new Error(`no account with id ${input.accountId}`)
+  const key = generateApiKey()
+  const row = await db.insertInto('api_keys').values({
+    account_id: input.accountId,
+    name,
+    key_hash: hashApiKey(key),
+    key_prefix: displayPrefix(key),
+    scopes: JSON.stringify(input.scopes),
+    expires_at: input.expiresAt,
+    revoked_at: null,
+    last_used_at: null,
+    rate_limit: input.rateLimit,
+    created_at: now,
+    updated_at: now
+  }).returningAll().executeTakeFirstOrThrow()
+  return { key, record: toApiKeyRecord(row, now) }
+}
+
+export async function listApiKeys (db: Kysely<Database>, accountId?: number): Promise<ApiKeyRecord[]> {
+  let query = db.selectFrom('api_keys').selectAll().orderBy('id')
+  if (accountId !== undefined) query = query.where('account_id', '=', accountId)
+  const now = nowIso()
+  return (await query.execute()).map((row) => toApiKeyRecord(row, now))
+}
+
+/** Revokes a key; returns it, or undefined if there is no such key. Revoking twice keeps the first time. */
+export async function revokeApiKey (db: Kysely<Database>, id: number): Promise<ApiKeyRecord | undefined> {
+  const now = nowIso()
+  await db.updateTable('api_keys').set({ revoked_at: now, updated_at: now })
+    .where('id', '=', id).where('revoked_at', 'is', null).execute()
+  const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+  return row === undefined ? undefined : toApiKeyRecord(row, now)
+}
+
+/** The row the authentication hook needs, read fresh on every request so a revocation by
+ *  another process (the CLI) takes effect on the very next request. */
+export interface KeyAuthRow {
+  id: number
+  account_id: number
+  scopes: string
+  expires_at: string | null
+  revoked_at: string | null
+  last_used_at: string | null
+  rate_limit: number | null
+  api_enabled: number
+}
+
+export class ApiKeyStore {
+  readonly #byHash: Precompiled<KeyAuthRow>
+  readonly #touch: Precompiled<unknown>
+  readonly #scopesCache = new Map<string, Scope[]>()
+
+  constructor (db: Kysely<Database>) {
+    this.#byHash = precompile(db, db.selectFrom('api_keys')
+      .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+      .select(['api_keys.id', 'api_keys.account_id', 'api_keys.scopes', 'api_keys.expires_at',
+        'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
+      .where('api_keys.key_hash', '=', ''))
+    this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
+  }
+
+  async findByKey (key: string): Promise<KeyAuthRow | undefined> {
+    return await this.#byHash.first(hashApiKey(key))
+  }
+
+  /** Scope lists are a handful of distinct JSON strings: parse each once. */
+  scopesOf (row: KeyAuthRow): Scope[] {
+    let scopes = this.#scopesCache.get(row.scopes)
+    if (scopes === undefined) {
+      scopes = parseStoredScopes(row.scopes)
+      if (this.#scopesCache.size > 1000) this.#scopesCache.clear()
+      this.#scopesCache.set(row.scopes, scopes)
+    }
+    return scopes
+  }
+
+  /** Records use at most once per LAST_USED_RESOLUTION_MS per key, not a write per request. */
+  async touch (row: KeyAuthRow, nowMs: number): Promise<void> {
+    if (row.last_used_at !== null && nowMs - Date.parse(row.last_used_at) < LAST_USED_RESOLUTION_MS) return
+    await this.#touch.execute(new Date(nowMs).toISOString().slice(0, 19) + 'Z', row.id)
+  }
+}

@@ -1,0 +1,84 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import type { Database } from './types.js'
+
+export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
+
+export interface OpenOptions {
+  /** SQLite file path, or ':memory:' */
+  file: string
+  /** durability of a commit; FULL (the default) means an acknowledged write is on disk */
+  synchronous?: Synchronous
+  /** how long a writer waits for another process's lock before SQLITE_BUSY */
+  busyTimeoutMs?: number
+  readonly?: boolean
+}
+
+export interface DatabaseHandle {
+  /** the query builder every module uses */
+  db: Kysely<Database>
+  /** the underlying connection, for pragmas, backups and integrity checks */
+  sqlite: BetterSqlite3.Database
+  close(): Promise<void>
+}
+
+const STATEMENT_CACHE_LIMIT = 2000
+
+/**
+ * Kysely's SQLite driver calls `prepare(sql)` for every query. Preparing costs more than running
+ * a small indexed query, so this wrapper keeps one prepared statement per SQL text. Kysely only
+ * runs one query at a time on the connection, and never iterates a cached statement while reusing
+ * it, so sharing statements is safe.
+ */
+export class StatementCachingDatabase implements SqliteDatabase {
+  readonly #statements = new Map<string, BetterSqlite3.Statement>()
+
+  constructor (readonly raw: BetterSqlite3.Database) {}
+
+  prepare (sql: string): SqliteStatement {
+    let statement = this.#statements.get(sql)
+    if (statement === undefined) {
+      statement = this.raw.prepare(sql)
+      if (this.#statements.size >= STATEMENT_CACHE_LIMIT) this.#statements.clear()
+      this.#statements.set(sql, statement)
+    }
+    return statement as unknown as SqliteStatement
+  }
+
+  close (): void {
+    this.#statements.clear()
+    if (this.raw.open) this.raw.close()
+  }
+}
+
+export function openSqlite (options: OpenOptions): BetterSqlite3.Database {
+  if (options.file !== ':memory:' && !options.readonly) {
+    mkdirSync(dirname(options.file), { recursive: true })
+  }
+  const sqlite = new BetterSqlite3(options.file, { readonly: options.readonly ?? false })
+  sqlite.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
+  if (!options.readonly) {
+    if (options.file !== ':memory:') sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
+  }
+  sqlite.pragma('foreign_keys = ON')
+  return sqlite
+}
+
+export function openDatabase (options: OpenOptions): DatabaseHandle {
+  const sqlite = openSqlite(options)
+  const wrapper = new StatementCachingDatabase(sqlite)
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: wrapper }) })
+  let closed = false
+  return {
+    db,
+    sqlite,
+    async close () {
+      if (closed) return
+      closed = true
+      await db.destroy()
+    }
+  }
+}

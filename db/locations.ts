@@ -1,0 +1,105 @@
+import type { Kysely } from 'kysely'
+import { isTimezone } from './accounts.js'
+import { containsText, paginate, type Page } from './paging.js'
+import { precompile, type Precompiled } from './precompiled.js'
+import type { Database, LocationRow } from './types.js'
+import { notFound, validationError } from '../domain/errors.js'
+import { nowIso } from '../domain/time.js'
+import type { Paging } from '../schemas/common.js'
+import type { LocationCreateBody, LocationRecord, LocationUpdateBody } from '../schemas/locations.js'
+
+export function toLocationRecord (row: LocationRow): LocationRecord {
+  const { account_id: _account, ...rest } = row
+  return { ...rest, active: row.active === 1 } as LocationRecord
+}
+
+export interface LocationFilters {
+  active?: boolean
+  search?: string
+}
+
+/** A fence needs a centre and a radius; a timezone must be one Node knows. */
+function checkLocationRules (merged: Pick<LocationRow, 'latitude' | 'longitude' | 'geofence_radius_m' | 'geofence_mode' | 'timezone'>): void {
+  if ((merged.latitude === null) !== (merged.longitude === null)) {
+    throw validationError('latitude and longitude must be given together')
+  }
+  if (merged.geofence_mode !== 'off' && (merged.latitude === null || merged.geofence_radius_m === null)) {
+    throw validationError(`geofence_mode ${merged.geofence_mode} needs latitude, longitude and geofence_radius_m`)
+  }
+  if (merged.timezone !== null && !isTimezone(merged.timezone)) {
+    throw validationError(`Invalid field timezone: unknown IANA time zone ${JSON.stringify(merged.timezone)}`)
+  }
+}
+
+export class LocationStore {
+  readonly #byId: Precompiled<LocationRow>
+
+  constructor (private readonly db: Kysely<Database>) {
+    this.#byId = precompile(db, db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0))
+  }
+
+  async find (accountId: number, id: number): Promise<LocationRecord | undefined> {
+    const row = await this.#byId.first(id, accountId)
+    return row === undefined ? undefined : toLocationRecord(row)
+  }
+
+  async get (accountId: number, id: number): Promise<LocationRecord> {
+    const found = await this.find(accountId, id)
+    if (found === undefined) throw notFound(`Location ${id}`)
+    return found
+  }
+
+  async list (accountId: number, filters: LocationFilters, paging: Paging): Promise<Page<LocationRecord>> {
+    let query = this.db.selectFrom('locations').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
+    if (filters.search !== undefined) {
+      const term = filters.search
+      query = query.where((eb) => eb.or([
+        containsText('locations.name', term), containsText('locations.city', term), containsText('locations.postcode', term)
+      ]))
+    }
+    const page = await paginate(query, 'locations', paging)
+    return { rows: page.rows.map(toLocationRecord), pagination: page.pagination }
+  }
+
+  async create (accountId: number, body: LocationCreateBody): Promise<LocationRecord> {
+    const now = nowIso()
+    const values = {
+      account_id: accountId,
+      name: body.name,
+      address_line1: body.address_line1 ?? null,
+      address_line2: body.address_line2 ?? null,
+      city: body.city ?? null,
+      postcode: body.postcode ?? null,
+      latitude: body.latitude ?? null,
+      longitude: body.longitude ?? null,
+      geofence_radius_m: body.geofence_radius_m ?? null,
+      geofence_mode: body.geofence_mode ?? 'off',
+      gps_accuracy_threshold: body.gps_accuracy_threshold ?? null,
+      kiosk_language: body.kiosk_language ?? 'en',
+      timezone: body.timezone ?? null,
+      active: body.active === false ? 0 : 1,
+      created_at: now,
+      updated_at: now
+    }
+    checkLocationRules(values)
+    const row = await this.db.insertInto('locations').values(values).returningAll().executeTakeFirstOrThrow()
+    return toLocationRecord(row)
+  }
+
+  /** Partial update: only the fields given change. */
+  async update (accountId: number, id: number, body: LocationUpdateBody): Promise<LocationRecord> {
+    return await this.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('locations').selectAll()
+        .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
+      if (current === undefined) throw notFound(`Location ${id}`)
+      const { active, ...fields } = body
+      const changes = { ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }) }
+      checkLocationRules({ ...current, ...changes })
+      const row = await trx.updateTable('locations').set({ ...changes, updated_at: nowIso() })
+        .where('id', '=', id).where('account_id', '=', accountId)
+        .returningAll().executeTakeFirstOrThrow()
+      return toLocationRecord(row)
+    })
+  }
+}

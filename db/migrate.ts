@@ -1,0 +1,21 @@
+import { Migrator, type Kysely, type MigrationResultSet } from 'kysely'
+import { migrations } from './migrations/index.js'
+import type { Database } from './types.js'
+
+export function createMigrator (db: Kysely<Database>): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations }
+  })
+}
+
+/** Brings the schema up to date; throws with the failing migration's error. */
+export async function migrateToLatest (db: Kysely<Database>): Promise<MigrationResultSet> {
+  const result = await createMigrator(db).migrateToLatest()
+  if (result.error !== undefined) {
+    const failed = result.results?.find((r) => r.status === 'Error')
+    const reason = result.error instanceof Error ? result.error.message : String(result.error)
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${reason}`)
+  }
+  return result
+}

@@ -1,0 +1,60 @@
+import { sql, type Kysely } from 'kysely'
+
+// Frozen: a migration that has shipped is never edited; add a new dated file instead.
+
+export async function up (db: Kysely<any>): Promise<void> {
+  await db.schema.createTable('accounts')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('timezone', 'text', (c) => c.notNull().defaultTo('UTC'))
+    .addColumn('api_enabled', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute()
+
+  await db.schema.createTable('api_keys')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('key_hash', 'text', (c) => c.notNull())
+    .addColumn('key_prefix', 'text', (c) => c.notNull())
+    .addColumn('scopes', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('expires_at', 'text')
+    .addColumn('revoked_at', 'text')
+    .addColumn('last_used_at', 'text')
+    .addColumn('rate_limit', 'integer')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('api_keys_key_hash').unique().on('api_keys').column('key_hash').execute()
+  await db.schema.createIndex('api_keys_account').on('api_keys').columns(['account_id', 'id']).execute()
+
+  await db.schema.createTable('locations')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('address_line1', 'text')
+    .addColumn('address_line2', 'text')
+    .addColumn('city', 'text')
+    .addColumn('postcode', 'text')
+    .addColumn('latitude', 'real')
+    .addColumn('longitude', 'real')
+    .addColumn('geofence_radius_m', 'integer')
+    .addColumn('geofence_mode', 'text', (c) => c.notNull().defaultTo('off'))
+    .addColumn('gps_accuracy_threshold', 'integer')
+    .addColumn('kiosk_language', 'text', (c) => c.notNull().defaultTo('en'))
+    .addColumn('timezone', 'text')
+    .addColumn('active', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .addCheckConstraint('locations_geofence_mode', sql`geofence_mode in ('off', 'warn', 'block', 'strict')`)
+    .execute()
+  await db.schema.createIndex('locations_account').on('locations').columns(['account_id', 'id']).execute()
+  await db.schema.createIndex('locations_account_updated').on('locations').columns(['account_id', 'updated_at']).execute()
+}
+
+export async function down (db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('locations').execute()
+  await db.schema.dropTable('api_keys').execute()
+  await db.schema.dropTable('accounts').execute()
+}

@@ -1,0 +1,66 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+// SQLite stores booleans as 0/1 and timestamps as ISO-8601 UTC text ("2025-06-15T09:30:00Z").
+// The db/ modules convert rows to API records at one boundary (the `to…Record` mappers).
+export type SqliteBoolean = number
+export type Timestamp = string
+
+export interface AccountsTable {
+  id: Generated<number>
+  name: string
+  timezone: string
+  api_enabled: ColumnType<SqliteBoolean, SqliteBoolean | undefined, SqliteBoolean>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface ApiKeysTable {
+  id: Generated<number>
+  account_id: number
+  name: string
+  /** hex SHA-256 of the full key; the key itself is never stored */
+  key_hash: string
+  /** display prefix, e.g. "tc_live_a1b2..." */
+  key_prefix: string
+  /** JSON array of scope names; [] means full access */
+  scopes: string
+  expires_at: Timestamp | null
+  revoked_at: Timestamp | null
+  last_used_at: Timestamp | null
+  rate_limit: number | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface LocationsTable {
+  id: Generated<number>
+  account_id: number
+  name: string
+  address_line1: string | null
+  address_line2: string | null
+  city: string | null
+  postcode: string | null
+  latitude: number | null
+  longitude: number | null
+  geofence_radius_m: number | null
+  geofence_mode: string
+  gps_accuracy_threshold: number | null
+  kiosk_language: string
+  timezone: string | null
+  active: SqliteBoolean
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface Database {
+  accounts: AccountsTable
+  api_keys: ApiKeysTable
+  locations: LocationsTable
+}
+
+export type AccountRow = Selectable<AccountsTable>
+export type ApiKeyRow = Selectable<ApiKeysTable>
+export type NewApiKey = Insertable<ApiKeysTable>
+export type LocationRow = Selectable<LocationsTable>
+export type NewLocation = Insertable<LocationsTable>
+export type LocationUpdate = Updateable<LocationsTable>

@@ -1,0 +1,24 @@
+/**
+ * The one error type for expected failures. Handlers, hooks and db modules throw it; the single
+ * error handler (plugins/errors.ts) turns it into the `{error, message, status, code, request_id}`
+ * envelope.
+ */
+export class ApiError extends Error {
+  readonly statusCode: number
+  readonly code: string
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor (statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {
+    super(message)
+    this.name = 'ApiError'
+    this.statusCode = statusCode
+    this.code = code
+    this.headers = headers
+  }
+}
+
+export const validationError = (message: string): ApiError => new ApiError(400, 'validation_error', message)
+
+export const notFound = (what: string): ApiError => new ApiError(404, 'not_found', `${what} not found`)
+
+export const conflict = (code: string, message: string): ApiError => new ApiError(409, code, message)

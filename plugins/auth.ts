@@ -1,0 +1,132 @@
+import fp from 'fastify-plugin'
+import bearerAuth from '@fastify/bearer-auth'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
+import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys.js'
+import { ApiError } from '../domain/errors.js'
+import { isRouteScope, keyAllows, type RouteScope, type Scope } from '../domain/scopes.js'
+import { nowIso } from '../domain/time.js'
+
+/** The authenticated key, as the rest of the request sees it. */
+export interface AuthenticatedKey {
+  id: number
+  accountId: number
+  /** empty = full access */
+  scopes: readonly Scope[]
+  rateLimit: number
+}
+
+type AuthFailure = 'invalid_api_key' | 'api_key_revoked' | 'api_key_expired' | 'internal'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** set by the authentication hook on every guarded route; null elsewhere */
+    apiKey: AuthenticatedKey | null
+    authFailure: AuthFailure | null
+    apiAccessDisabled: boolean
+  }
+  interface FastifyContextConfig {
+    /** what the route requires: a scope, 'full' (keys with no scopes) or 'public' */
+    scope?: RouteScope
+  }
+}
+
+/** Routes under this prefix must declare a scope; the app refuses to start otherwise. */
+export const GUARDED_PREFIX = '/api/'
+
+const REALM = 'Bearer realm="TempClock API"'
+const INVALID_TOKEN = `${REALM}, error="invalid_token"`
+
+const FAILURES: Record<Exclude<AuthFailure, 'internal'>, ApiError> = {
+  invalid_api_key: new ApiError(401, 'invalid_api_key', 'Invalid API key', { 'www-authenticate': INVALID_TOKEN }),
+  api_key_revoked: new ApiError(401, 'api_key_revoked', 'This API key has been revoked', { 'www-authenticate': INVALID_TOKEN }),
+  api_key_expired: new ApiError(401, 'api_key_expired', 'This API key has expired', { 'www-authenticate': INVALID_TOKEN })
+}
+const MISSING = new ApiError(401, 'missing_api_key', 'Missing API key: send it as "Authorization: Bearer <key>"', { 'www-authenticate': REALM })
+const WRONG_SCHEME = new ApiError(401, 'invalid_authorization_scheme', 'Invalid authorization scheme: send the key as "Authorization: Bearer <key>"', { 'www-authenticate': INVALID_TOKEN })
+const DISABLED = new ApiError(403, 'api_access_disabled', 'API access is disabled for this account; contact TempClock to enable it')
+
+function insufficientScope (scope: RouteScope): ApiError {
+  return scope === 'full'
+    ? new ApiError(403, 'insufficient_scope', 'This endpoint requires a full-access API key (a key with no scopes)',
+      { 'www-authenticate': 'Bearer error="insufficient_scope"' })
+    : new ApiError(403, 'insufficient_scope', `This API key lacks the required scope: ${scope}`,
+      { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"` })
+}
+
+export default fp(async function authPlugin (fastify) {
+  const keys = new ApiKeyStore(fastify.db)
+
+  fastify.decorateRequest('apiKey', null)
+  fastify.decorateRequest('authFailure', null)
+  fastify.decorateRequest('apiAccessDisabled', false)
+
+  // bearer-auth parses the header (scheme case-insensitive) and calls `auth`; `auth` never throws:
+  // it records why a key failed, and `authenticate` below shapes that into the error envelope.
+  await fastify.register(bearerAuth, {
+    addHook: false,
+    keys: [],
+    specCompliance: 'rfc6749',
+    verifyErrorLogLevel: 'debug',
+    auth: async (key: string, request: FastifyRequest): Promise<boolean> => {
+      try {
+        if (!API_KEY_PATTERN.test(key)) { request.authFailure = 'invalid_api_key'; return false }
+        const row = await keys.findByKey(key)
+        if (row === undefined) { request.authFailure = 'invalid_api_key'; return false }
+        if (row.revoked_at !== null) { request.authFailure = 'api_key_revoked'; return false }
+        const nowMs = Date.now()
+        if (row.expires_at !== null && row.expires_at <= nowIso()) { request.authFailure = 'api_key_expired'; return false }
+        request.apiKey = {
+          id: row.id,
+          accountId: row.account_id,
+          scopes: keys.scopesOf(row),
+          rateLimit: row.rate_limit ?? DEFAULT_RATE_LIMIT
+        }
+        request.apiAccessDisabled = row.api_enabled !== 1
+        await keys.touch(row, nowMs)
+        return true
+      } catch (err) {
+        request.log.error({ err }, 'API key lookup failed')
+        request.authFailure = 'internal'
+        return false
+      }
+    }
+  })
+
+  const verify = fastify.verifyBearerAuth!
+  const authenticate: onRequestHookHandler = function authenticate (request, reply, done: HookHandlerDoneFunction) {
+    verify(request, reply, (err?: Error) => {
+      if (err === undefined) {
+        done(request.apiAccessDisabled ? DISABLED : undefined)
+        return
+      }
+      const code = (err as Error & { code?: string }).code
+      if (code === 'FST_BEARER_AUTH_MISSING_AUTHORIZATION_HEADER') return done(MISSING)
+      if (request.authFailure === 'internal') return done(new ApiError(500, 'internal_error', 'Internal server error'))
+      if (request.authFailure !== null) return done(FAILURES[request.authFailure])
+      return done(WRONG_SCHEME)
+    })
+  }
+
+  const limitPerKey = fastify.rateLimit({
+    keyGenerator: (request: FastifyRequest) => String(request.apiKey!.id),
+    max: (request: FastifyRequest) => request.apiKey!.rateLimit
+  })
+
+  fastify.addHook('onRoute', (route) => {
+    const scope: unknown = route.config?.scope
+    if (scope === undefined) {
+      if (route.url.startsWith(GUARDED_PREFIX)) {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no scope: set config.scope to a scope, 'full' or 'public'`)
+      }
+      return
+    }
+    if (!isRouteScope(scope)) throw new Error(`route ${String(route.method)} ${route.url} declares an unknown scope ${JSON.stringify(scope)}`)
+    if (scope === 'public') return
+    const denied = insufficientScope(scope)
+    const requireScope = function requireScope (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+      done(keyAllows(request.apiKey!.scopes, scope) ? undefined : denied)
+    }
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
+    route.onRequest = [authenticate, limitPerKey, requireScope, ...existing]
+  })
+}, { name: 'auth', dependencies: ['db', 'rate-limit', 'errors'] })

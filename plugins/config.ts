@@ -1,0 +1,69 @@
+import fp from 'fastify-plugin'
+import type { Synchronous } from '../db/connection.js'
+
+export interface AppConfig {
+  host: string
+  port: number
+  /** SQLite file, or ':memory:' */
+  dbPath: string
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  synchronous: Synchronous
+  /** request body limit in bytes */
+  bodyLimit: number
+  /** accept http webhook URLs to loopback hosts (local use and tests) */
+  webhooksAllowLoopback: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: AppConfig
+  }
+}
+
+export class ConfigError extends Error {}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const
+
+function pick<T extends string> (name: string, value: string, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a.toLowerCase() === value.toLowerCase())
+  if (found === undefined) throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`)
+  return found
+}
+
+function integer (name: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`)
+  }
+  return Number(value)
+}
+
+function flag (name: string, value: string): boolean {
+  if (['1', 'true', 'yes'].includes(value.toLowerCase())) return true
+  if (['0', 'false', 'no', ''].includes(value.toLowerCase())) return false
+  throw new ConfigError(`${name} must be 1 or 0 (got ${JSON.stringify(value)})`)
+}
+
+/** Reads and validates the environment once at start; a bad value is a clear error, not a default. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const host = env.HOST ?? '127.0.0.1'
+  if (host.trim() === '') throw new ConfigError('HOST must not be empty')
+  return {
+    host,
+    port: integer('PORT', env.PORT ?? '3000', 0, 65535),
+    dbPath: env.TEMPCLOCK_DB ?? './data/tempclock.db',
+    logLevel: pick('LOG_LEVEL', env.LOG_LEVEL ?? 'info', LOG_LEVELS),
+    synchronous: pick('TEMPCLOCK_DB_SYNCHRONOUS', env.TEMPCLOCK_DB_SYNCHRONOUS ?? 'FULL', SYNCHRONOUS),
+    bodyLimit: integer('TEMPCLOCK_BODY_LIMIT', env.TEMPCLOCK_BODY_LIMIT ?? String(1024 * 1024), 1024, 64 * 1024 * 1024),
+    webhooksAllowLoopback: flag('TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK', env.TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK ?? '0')
+  }
+}
+
+/** Test and embedding default: the server's config with overrides. */
+export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
+  return { ...loadConfig({}), dbPath: ':memory:', logLevel: 'silent', ...overrides }
+}
+
+export default fp(async function configPlugin (fastify, opts: { config?: AppConfig }) {
+  fastify.decorate('config', opts.config ?? loadConfig())
+}, { name: 'config' })

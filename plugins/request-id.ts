@@ -1,0 +1,19 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import fp from 'fastify-plugin'
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Echoes a sane incoming X-Request-Id (so a caller can correlate), otherwise makes one. */
+export function generateRequestId (req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id']
+  if (typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming)) return incoming
+  return 'req_' + randomUUID().replaceAll('-', '')
+}
+
+export default fp(async function requestIdPlugin (fastify) {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    done()
+  })
+}, { name: 'request-id' })

@@ -1,0 +1,127 @@
+import t from 'tap'
+import { SCOPES, type Scope } from '../domain/scopes.js'
+import { bearer, buildTestApp, createTestAccount, createTestKey, routeTable } from './helper.js'
+
+const REALM = 'Bearer realm="TempClock API"'
+const INVALID_TOKEN = 'Bearer realm="TempClock API", error="invalid_token"'
+
+t.test('auth matrix over every guarded route in the route table', async (t) => {
+  const app = await buildTestApp(t)
+  const account = await createTestAccount(app)
+  const disabled = await createTestAccount(app, { apiEnabled: false })
+  const revoked = await createTestKey(app, account.id)
+  await app.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', revoked.id).execute()
+  const expired = await createTestKey(app, account.id, { expiresAt: '2099-01-01T00:00:00Z' })
+  await app.db.updateTable('api_keys').set({ expires_at: '2025-01-01T00:00:00Z' }).where('id', '=', expired.id).execute()
+  const keyFor = new Map<Scope, string>()
+  for (const scope of SCOPES) keyFor.set(scope, (await createTestKey(app, account.id, { scopes: [scope] })).key)
+
+  const guarded = routeTable(app).filter((r) => r.url.startsWith('/api/') && r.scope !== 'public' && r.method !== 'HEAD' && r.method !== 'OPTIONS')
+  t.ok(guarded.length >= 3, 'the route table has guarded routes')
+  for (const route of routeTable(app).filter((r) => r.url.startsWith('/api/'))) {
+    t.ok(route.scope !== undefined, `${route.method} ${route.url} declares a scope`)
+  }
+
+  for (const { method, url, scope } of guarded) {
+    await t.test(`${method} ${url} [${scope}]`, async (t) => {
+      const send = async (headers: Record<string, string>) =>
+        await app.inject({ method: method as 'GET', url, headers: { origin: 'https://payroll.example', ...headers } })
+
+      const expectError = async (headers: Record<string, string>, status: number, code: string, www?: string) => {
+        const res = await send(headers)
+        t.equal(res.statusCode, status, `${code}: status`)
+        t.equal(res.json().code, code, `${code}: code`)
+        t.equal(res.json().error, true)
+        t.equal(res.json().status, status)
+        t.match(res.json().request_id, /\S/)
+        t.equal(res.headers['access-control-allow-origin'], '*', `${code}: CORS on the error`)
+        if (www !== undefined) t.equal(res.headers['www-authenticate'], www, `${code}: WWW-Authenticate`)
+        return res
+      }
+
+      await expectError({}, 401, 'missing_api_key', REALM)
+      await expectError({ authorization: `Token ${account.key}` }, 401, 'invalid_authorization_scheme', INVALID_TOKEN)
+      await expectError({ authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }, 401, 'invalid_authorization_scheme', INVALID_TOKEN)
+      await expectError({ authorization: 'Bearer not-a-key' }, 401, 'invalid_api_key', INVALID_TOKEN)
+      await expectError({ authorization: 'Bearer tc_live_' + 'a'.repeat(40) }, 401, 'invalid_api_key', INVALID_TOKEN)
+      await expectError({ authorization: `Bearer ${account.key.toUpperCase()}` }, 401, 'invalid_api_key', INVALID_TOKEN)
+      await expectError(bearer(revoked.key), 401, 'api_key_revoked', INVALID_TOKEN)
+      await expectError(bearer(expired.key), 401, 'api_key_expired', INVALID_TOKEN)
+      await expectError(bearer(disabled.key), 403, 'api_access_disabled')
+
+      // a key whose scopes do not include the route's
+      const wrong = SCOPES.find((s) => s !== scope)!
+      const denied = await expectError(bearer(keyFor.get(wrong)!), 403, 'insufficient_scope')
+      if (scope === 'full') {
+        t.match(denied.json().message, /full-access/)
+      } else {
+        t.match(denied.json().message, scope!)
+        t.equal(denied.headers['www-authenticate'], `Bearer error="insufficient_scope", scope="${scope}"`)
+      }
+
+      const allowed = async (headers: Record<string, string>, label: string) => {
+        const res = await send(headers)
+        t.notOk([401, 403].includes(res.statusCode), `${label}: passes auth (got ${res.statusCode})`)
+        t.equal(res.headers['x-ratelimit-limit'], '100000', `${label}: rate-limit headers`)
+        t.ok(res.headers['x-ratelimit-remaining'] !== undefined)
+      }
+      await allowed({ authorization: `bearer ${account.key}` }, 'lowercase scheme, full key')
+      await allowed({ authorization: `BEARER ${account.key}` }, 'uppercase scheme')
+      await allowed(bearer(account.key), 'full-access key')
+      if (scope !== 'full') await allowed(bearer(keyFor.get(scope as Scope)!), 'right scope')
+    })
+  }
+})
+
+t.test('a key with several scopes gets each; a write scope does not imply read', async (t) => {
+  const app = await buildTestApp(t)
+  const account = await createTestAccount(app)
+  const { key } = await createTestKey(app, account.id, { scopes: ['workers:read', 'locations:read'] })
+  const res = await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
+  t.equal(res.statusCode, 200)
+  const scoped = await createTestKey(app, account.id, { scopes: ['shifts:write'] })
+  const denied = await app.inject({ url: '/api/v1/locations.php', headers: bearer(scoped.key) })
+  t.equal(denied.statusCode, 403)
+  const write = await app.inject({ method: 'POST', url: '/api/v1/locations.php', headers: bearer(key), payload: { name: 'X' } })
+  t.equal(write.statusCode, 403, 'scoped keys cannot use full-access-only writes')
+})
+
+t.test('last_used_at is recorded at most once a minute, not on every request', async (t) => {
+  const app = await buildTestApp(t)
+  const account = await createTestAccount(app)
+  const { id, key } = await createTestKey(app, account.id)
+  const lastUsed = async () => (await app.db.selectFrom('api_keys').select('last_used_at').where('id', '=', id).executeTakeFirstOrThrow()).last_used_at
+  t.equal(await lastUsed(), null)
+  await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
+  const first = await lastUsed()
+  t.ok(first !== null, 'set on first use')
+  // pretend the first use was 30 s ago: a request now must not write again
+  const thirtySecondsAgo = new Date(Date.now() - 30_000).toISOString().slice(0, 19) + 'Z'
+  await app.db.updateTable('api_keys').set({ last_used_at: thirtySecondsAgo }).where('id', '=', id).execute()
+  const changesBefore = app.sqlite.prepare('select total_changes() as n').get() as { n: number }
+  await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
+  const changesAfter = app.sqlite.prepare('select total_changes() as n').get() as { n: number }
+  t.equal(await lastUsed(), thirtySecondsAgo, 'not rewritten within the minute')
+  t.equal(changesAfter.n, changesBefore.n, 'a read request writes nothing')
+  const twoMinutesAgo = new Date(Date.now() - 120_000).toISOString().slice(0, 19) + 'Z'
+  await app.db.updateTable('api_keys').set({ last_used_at: twoMinutesAgo }).where('id', '=', id).execute()
+  await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
+  t.not(await lastUsed(), twoMinutesAgo, 'refreshed once a minute has passed')
+})
+
+t.test('the app refuses to start when an /api route declares no scope', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: rootPlugin, serverOptions } = await import('../app.js')
+  const { testConfig } = await import('../plugins/config.js')
+  const app = Fastify(serverOptions(testConfig()))
+  await app.register(rootPlugin, { config: testConfig() })
+  app.register(async (f) => { f.get('/api/v1/unguarded.php', async () => ({ data: 1 })) })
+  await t.rejects(app.ready(), /declares no scope/)
+  await app.close().catch(() => {})
+
+  const app2 = Fastify(serverOptions(testConfig()))
+  await app2.register(rootPlugin, { config: testConfig() })
+  app2.register(async (f) => { f.get('/api/v1/typo.php', { config: { scope: 'worker:read' as 'workers:read' } }, async () => ({ data: 1 })) })
+  await t.rejects(app2.ready(), /unknown scope/)
+  await app2.close().catch(() => {})
+})

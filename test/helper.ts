@@ -1,0 +1,116 @@
+import { join } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { buildApp } from '../app.js'
+import { testConfig, type AppConfig } from '../plugins/config.js'
+import { createAccount } from '../db/accounts.js'
+import { createApiKey } from '../db/api-keys.js'
+import type { Scope } from '../domain/scopes.js'
+
+export const ROOT = join(import.meta.dirname, '..')
+
+interface TapLike {
+  after: (fn: () => unknown) => void
+  testdir?: (fixture?: unknown) => string
+}
+
+/** A fresh app on its own in-memory database, closed when the test ends. */
+export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(overrides))
+  t.after(async () => { await app.close() })
+  return app
+}
+
+export interface TestAccount {
+  id: number
+  /** a full-access key of this account */
+  key: string
+}
+
+export async function createTestAccount (app: FastifyInstance, options: { name?: string, apiEnabled?: boolean, timezone?: string } = {}): Promise<TestAccount> {
+  const account = await createAccount(app.db, {
+    name: options.name ?? 'Test Account',
+    timezone: options.timezone ?? 'UTC',
+    apiEnabled: options.apiEnabled ?? true
+  })
+  const { key } = await createApiKey(app.db, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 100_000 })
+  return { id: account.id, key }
+}
+
+export async function createTestKey (app: FastifyInstance, accountId: number, options: { scopes?: Scope[], expiresAt?: string | null, rateLimit?: number | null } = {}): Promise<{ id: number, key: string }> {
+  const { key, record } = await createApiKey(app.db, {
+    accountId, name: 'test key', scopes: options.scopes ?? [], expiresAt: options.expiresAt ?? null, rateLimit: options.rateLimit ?? 100_000
+  })
+  return { id: record.id, key }
+}
+
+export function bearer (key: string): Record<string, string> {
+  return { authorization: `Bearer ${key}` }
+}
+
+/** inject() with a key; JSON bodies are sent as JSON. */
+export async function call (app: FastifyInstance, key: string, options: InjectOptions): Promise<LightMyRequestResponse> {
+  return await app.inject({ ...options, headers: { ...bearer(key), ...(options.headers ?? {}) } })
+}
+
+/** Every route of the app as { method, url, scope }, from the app's own route table. */
+export function routeTable (app: FastifyInstance): Array<{ method: string, url: string, scope: string | undefined }> {
+  const routes: Array<{ method: string, url: string, scope: string | undefined }> = []
+  app.routeIndex.forEach((methods, url) => {
+    methods.forEach((scope, method) => routes.push({ method, url, scope }))
+  })
+  return routes
+}
+
+/** The compiled server and CLI, as `npm start` and `npx tempclock` run them (npm test builds first). */
+export const SERVER_JS = join(ROOT, 'dist', 'server.js')
+export const CLI_JS = join(ROOT, 'dist', 'bin', 'tempclock.js')
+
+export interface RunningServer {
+  url: string
+  process: ChildProcess
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+/** Starts dist/server.js on a free port with the given database; resolves once it listens. */
+export async function startServer (dbPath: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  const child = spawn(process.execPath, [SERVER_JS], {
+    env: { ...process.env, TEMPCLOCK_DB: dbPath, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start: ' + output)), 15_000)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match !== null) { clearTimeout(timer); resolve(match[1]!) }
+    })
+    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${String(code)}: ${output}`)) })
+  })
+  return {
+    url,
+    process: child,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return child.exitCode
+      child.kill(signal)
+      const [code] = await once(child, 'exit') as [number | null]
+      return code
+    }
+  }
+}
+
+export interface CliResult { code: number | null, stdout: string, stderr: string }
+
+/** Runs the compiled `tempclock` CLI in its own process. */
+export async function runCli (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI_JS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stdout, stderr }
+}
