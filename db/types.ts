@@ -52,10 +52,61 @@ export interface LocationsTable {
   updated_at: Timestamp
 }
 
+export interface DepartmentsTable {
+  id: Generated<number>
+  account_id: number
+  name: string
+  location_id: number | null
+  active: SqliteBoolean
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface CostCodesTable {
+  id: Generated<number>
+  account_id: number
+  code: string
+  name: string
+  active: SqliteBoolean
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface WorkersTable {
+  id: Generated<number>
+  account_id: number
+  first_name: string
+  last_name: string
+  employee_ref: string | null
+  email: string | null
+  phone: string | null
+  location_id: number | null
+  department_id: number | null
+  preferred_language: string
+  active: SqliteBoolean
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+/** The outbox: written in the same transaction as the change that caused the event. */
+export interface EventsTable {
+  id: Generated<number>
+  account_id: number
+  type: string
+  /** JSON of the event's `data` */
+  payload: string
+  created_at: Timestamp
+  dispatched_at: Timestamp | null
+}
+
 export interface Database {
   accounts: AccountsTable
   api_keys: ApiKeysTable
   locations: LocationsTable
+  departments: DepartmentsTable
+  cost_codes: CostCodesTable
+  workers: WorkersTable
+  events: EventsTable
 }
 
 export type AccountRow = Selectable<AccountsTable>
@@ -64,3 +115,7 @@ export type NewApiKey = Insertable<ApiKeysTable>
 export type LocationRow = Selectable<LocationsTable>
 export type NewLocation = Insertable<LocationsTable>
 export type LocationUpdate = Updateable<LocationsTable>
+export type DepartmentRow = Selectable<DepartmentsTable>
+export type CostCodeRow = Selectable<CostCodesTable>
+export type WorkerRow = Selectable<WorkersTable>
+export type EventRow = Selectable<EventsTable>
