@@ -98,12 +98,12 @@ export class TimeEntryStore {
     // Entries of a worker never overlap, so the latest clock-in is also the latest clock-out.
     this.#latestShift = compileOnce(db.selectFrom('time_entries').selectAll()
       .where('account_id', '=', 0).where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`)
-      .orderBy('clock_in', 'desc').limit(1))
+      .orderBy('clock_in', 'desc').limit(sql<number>`1`))
     // the literal status keeps the partial index usable
     this.#openEntry = compileOnce(db.selectFrom('time_entries').selectAll()
       .where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`).where(sql<boolean>`status = 'active'`))
     this.#latestBreak = compileOnce(db.selectFrom('time_entries').selectAll()
-      .where('parent_id', '=', 0).orderBy('clock_in', 'desc').limit(1))
+      .where('parent_id', '=', 0).orderBy('clock_in', 'desc').limit(sql<number>`1`))
     const template = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, null])) as Record<string, null>
     this.#insert = compileOnce(db.insertInto('time_entries').values(template as never).returningAll())
     this.#close = compileOnce(db.updateTable('time_entries')
