@@ -72,7 +72,7 @@ t.test('50 concurrent clock-ins for one worker across two server processes: exac
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ worker_id: w, action: 'in' })
     })
-    return { status: res.status, body: await res.json() }
+    return { status: res.status, body: await res.json() as any }
   }))
   const counts = tally(results)
   t.equal(counts.get(201), 1, 'one 201')
