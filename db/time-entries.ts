@@ -84,6 +84,7 @@ export class TimeEntryStore {
   readonly #costCode: Compiled<{ id: number }>
   readonly #latestShift: Compiled<TimeEntryRow>
   readonly #openEntry: Compiled<TimeEntryRow>
+  readonly #openBreakOf: Compiled<TimeEntryRow>
   readonly #latestBreak: Compiled<TimeEntryRow>
   readonly #insert: Compiled<TimeEntryRow>
   readonly #close: Compiled<TimeEntryRow>
@@ -102,6 +103,8 @@ export class TimeEntryStore {
     // the literal status keeps the partial index usable
     this.#openEntry = compileOnce(db.selectFrom('time_entries').selectAll()
       .where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`).where(sql<boolean>`status = 'active'`))
+    this.#openBreakOf = compileOnce(db.selectFrom('time_entries').selectAll()
+      .where('worker_id', '=', 0).where(sql<boolean>`type = 'break'`).where(sql<boolean>`status = 'active'`))
     this.#latestBreak = compileOnce(db.selectFrom('time_entries').selectAll()
       .where('parent_id', '=', 0).orderBy('clock_in', 'desc').limit(sql<number>`1`))
     const template = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, null])) as Record<string, null>
@@ -284,9 +287,7 @@ export class TimeEntryStore {
   }
 
   async #openBreak (trx: Kysely<Database>, workerId: number): Promise<TimeEntryRow | undefined> {
-    return await trx.selectFrom('time_entries').selectAll()
-      .where('worker_id', '=', workerId).where('type', '=', 'break').where(sql<boolean>`status = 'active'`)
-      .executeTakeFirst()
+    return await this.#openBreakOf.first(trx, workerId)
   }
 
   async #locationName (trx: Kysely<Database>, locationId: number | null, accountId: number): Promise<string | null> {

@@ -28,6 +28,20 @@ const HOUR = 3_600_000
  * second, so no offset arithmetic can be wrong on a change day.
  */
 export function startOfLocalDay (date: string, timeZone: string): number {
+  const cacheKey = timeZone + ' ' + date
+  const cached = dayStarts.get(cacheKey)
+  if (cached !== undefined) return cached
+  const start = searchStartOfLocalDay(date, timeZone)
+  // zone rules are fixed for the life of the process: the answer never changes
+  if (dayStarts.size >= DAY_START_CACHE_LIMIT) dayStarts.clear()
+  dayStarts.set(cacheKey, start)
+  return start
+}
+
+const DAY_START_CACHE_LIMIT = 10_000
+const dayStarts = new Map<string, number>()
+
+function searchStartOfLocalDay (date: string, timeZone: string): number {
   const utcMidnight = Date.parse(date + 'T00:00:00Z')
   let lo = utcMidnight - 15 * HOUR // local date here is before `date`
   let hi = utcMidnight + 15 * HOUR // local date here is `date` or later
