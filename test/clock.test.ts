@@ -10,7 +10,8 @@ t.test('clock in and out: 201 then 200, the entry fields, the events', async (t)
   const loc = await createLocation(app, acct.id, { name: 'Depot' })
   const worker = await insertWorker(app.db, acct.id, { first_name: 'Ada', last_name: 'Lovelace', location_id: loc.id })
   const cc = await insertCostCode(app.db, acct.id)
-  const inAt = minutesAgo(90)
+  const base = Date.now()
+  const inAt = minutesAgo(90, base)
   const res = await call(app, acct.key, clock({ worker_id: worker, action: 'in', timestamp: inAt, cost_code_id: cc, notes: 'early' }))
   t.equal(res.statusCode, 201)
   const entry = res.json().data
@@ -23,7 +24,7 @@ t.test('clock in and out: 201 then 200, the entry fields, the events', async (t)
     'gps_accuracy', 'id', 'latitude', 'location_id', 'location_name', 'longitude', 'low_gps_confidence', 'notes', 'parent_id', 'source',
     'status', 'type', 'updated_at', 'within_geofence', 'worker_id', 'worker_name'])
 
-  const outAt = minutesAgo(30)
+  const outAt = minutesAgo(30, base)
   const out = await call(app, acct.key, clock({ worker_id: worker, action: 'out', timestamp: outAt }))
   t.equal(out.statusCode, 200)
   t.match(out.json().data, { id: entry.id, clock_out: outAt, duration_seconds: 3600, status: 'completed', notes: 'early' })
