@@ -19,6 +19,16 @@ declare module 'fastify' {
 export const IDEMPOTENCY_HEADER = 'idempotency-key'
 const SANE_KEY = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/
 const PURGE_EVERY_MS = 3_600_000
+const IDEMPOTENCY_HEADER_SCHEMA = {
+  type: 'object',
+  properties: {
+    [IDEMPOTENCY_HEADER]: {
+      type: 'string',
+      description: 'Makes a retry safe: the same key with the same request within 24 hours replays the first response ' +
+        '(with `Idempotent-Replayed: true`) instead of running again. 1–255 printable ASCII characters, scoped to the API key.'
+    }
+  }
+}
 
 /** Sorted keys, so {"a":1,"b":2} and {"b":2,"a":1} are the same request. */
 function canonicalJson (value: unknown): string {
@@ -91,6 +101,10 @@ export default fp(async function idempotencyPlugin (fastify) {
     const send = route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend]
     route.preHandler = [claimKey, ...pre]
     route.onSend = [...send, storeResponse]
+    // documented in the OpenAPI reference; checked (with a clear message) by claimKey
+    if (route.schema !== undefined && route.schema.headers === undefined) {
+      route.schema = { ...route.schema, headers: IDEMPOTENCY_HEADER_SCHEMA }
+    }
   })
 
   const purge = async (): Promise<void> => {
