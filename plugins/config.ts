@@ -12,6 +12,8 @@ export interface AppConfig {
   bodyLimit: number
   /** accept http webhook URLs to loopback hosts (local use and tests) */
   webhooksAllowLoopback: boolean
+  /** mark the manage portal's cookies Secure (and send HSTS there): set it when served over HTTPS */
+  portalSecureCookies: boolean
 }
 
 declare module 'fastify' {
@@ -55,7 +57,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: pick('LOG_LEVEL', env.LOG_LEVEL ?? 'info', LOG_LEVELS),
     synchronous: pick('TEMPCLOCK_DB_SYNCHRONOUS', env.TEMPCLOCK_DB_SYNCHRONOUS ?? 'FULL', SYNCHRONOUS),
     bodyLimit: integer('TEMPCLOCK_BODY_LIMIT', env.TEMPCLOCK_BODY_LIMIT ?? String(1024 * 1024), 1024, 64 * 1024 * 1024),
-    webhooksAllowLoopback: flag('TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK', env.TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK ?? '0')
+    webhooksAllowLoopback: flag('TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK', env.TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK ?? '0'),
+    portalSecureCookies: flag('TEMPCLOCK_PORTAL_SECURE_COOKIES', env.TEMPCLOCK_PORTAL_SECURE_COOKIES ?? '0')
   }
 }
 
