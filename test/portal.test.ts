@@ -351,7 +351,7 @@ t.test('the keys table: exactly this account\'s keys, statuses, never a key or h
   t.equal(rows.length, 3, 'three rows, one per key of this account')
   const [p, c, o] = rows as [string, string, string]
   t.match(p, '<th scope="row">Payroll &lt;Integration&gt;</th>')
-  t.match(p, `<code>${payroll.record.prefix}</code>`)
+  t.match(p, `<code class="prefix">${payroll.record.prefix}</code>`)
   t.match(payroll.record.prefix, /^tc_live_[0-9a-f]{4}\.\.\.$/)
   t.match(p, '<span class="status status-active">Active</span>')
   t.match(p, '<time datetime="2026-06-15T09:30:00Z">15 Jun 2026, 10:30 BST</time>', 'readable, in the account\'s zone')
@@ -389,8 +389,9 @@ t.test('the keys table: exactly this account\'s keys, statuses, never a key or h
 
 t.test('portal errors are HTML pages; the stylesheet is served locally with an ETag', async (t) => {
   const { app } = await setup(t)
-  const missing = await app.inject({ method: 'GET', url: '/portal/nowhere' })
+  const missing = await app.inject({ method: 'GET', url: '/portal/nowhere', headers: { origin: 'https://evil.example' } })
   t.equal(missing.statusCode, 404)
+  t.equal(missing.headers['access-control-allow-origin'], undefined, 'no CORS on portal 404s either')
   t.match(missing.headers['content-type'], /text\/html/)
   t.match(missing.body, 'Page not found')
   t.equal(missing.headers['x-frame-options'], 'DENY')
@@ -411,4 +412,7 @@ t.test('portal errors are HTML pages; the stylesheet is served locally with an E
   const again = await app.inject({ method: 'GET', url: '/portal/static/portal.css', headers: { 'if-none-match': etag } })
   t.equal(again.statusCode, 304)
   t.equal(again.body, '')
+  const icon = await app.inject({ method: 'GET', url: '/portal/static/favicon.svg' })
+  t.equal(icon.statusCode, 200)
+  t.equal(icon.headers['content-type'], 'image/svg+xml')
 })

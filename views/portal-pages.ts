@@ -33,6 +33,7 @@ function layout ({ title, session, body }: LayoutOptions): string {
 <meta name="referrer" content="no-referrer">
 <title>${title} · TempClock Manage</title>
 <link rel="stylesheet" href="${PORTAL_STYLESHEET_PATH}">
+<link rel="icon" href="/portal/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <a class="skip" href="#main">Skip to main content</a>
@@ -101,7 +102,7 @@ function dateCell (label: string, iso: string | null, timeZone: string, none: st
 function keyRow (key: ApiKeyRecord, timeZone: string): SafeHtml {
   return html`<tr>
   <th scope="row">${key.name}</th>
-  <td data-label="Key Prefix"><code>${key.prefix}</code></td>
+  <td data-label="Key Prefix"><code class="prefix">${key.prefix}</code></td>
   <td data-label="Status"><span class="status status-${key.status}">${STATUS_LABEL[key.status]}</span></td>
   ${dateCell('Last Used', key.last_used_at, timeZone, 'Never')}
   <td data-label="Scopes">${key.scopes.length === 0

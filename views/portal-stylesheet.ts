@@ -22,6 +22,7 @@ a:focus-visible, button:focus-visible, input:focus-visible, [tabindex]:focus-vis
 .brand { font-weight: 700; font-size: 1.125rem; color: #fff; text-decoration: none; }
 .who { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; font-size: .9375rem; }
 .who form { margin: 0; }
+.site-header .muted { color: #c3cad6; }
 main { max-width: 72rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
 h1 { font-size: 1.75rem; line-height: 1.2; margin: .25rem 0 1rem; }
 .breadcrumb ol { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; color: var(--muted); font-size: .9375rem; }
@@ -46,7 +47,8 @@ table { width: 100%; border-collapse: collapse; background: var(--card); }
 caption { text-align: left; font-weight: 600; padding: .5rem 0; }
 th, td { text-align: left; vertical-align: top; padding: .625rem .75rem; border-bottom: 1px solid var(--line); }
 thead th { background: #eef1f5; font-size: .875rem; text-transform: uppercase; letter-spacing: .02em; color: var(--muted); }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9375rem; word-break: break-all; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9375rem; }
+.prefix { white-space: nowrap; }
 .status { display: inline-block; font-size: .875rem; font-weight: 600; padding: .125rem .5rem; border-radius: 1rem; }
 .status-active { background: var(--ok-bg); color: var(--ok); }
 .status-revoked { background: var(--bad-bg); color: var(--bad); }
@@ -55,7 +57,8 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .scopes li { background: #eef1f5; border-radius: .25rem; padding: 0 .375rem; }
 @media (max-width: 40rem) {
   h1 { font-size: 1.5rem; }
-  table, thead, tbody, tr, th, td { display: block; }
+  table, caption, thead, tbody, tr, th, td { display: block; }
+  table { background: transparent; }
   thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   tr { border: 1px solid var(--line); border-radius: .5rem; margin-bottom: .75rem; background: var(--card); }
   tbody th, td { border: 0; padding: .375rem .75rem; }
@@ -66,3 +69,8 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 
 /** Strong validator for conditional requests; the content only changes with a deploy. */
 export const PORTAL_CSS_ETAG = '"' + createHash('sha256').update(PORTAL_CSS).digest('base64url').slice(0, 22) + '"'
+
+/** A small clock icon, so browsers do not go looking for /favicon.ico. */
+export const PORTAL_FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">' +
+  '<circle cx="16" cy="16" r="14" fill="#0b5cad"/><path d="M16 8v8l6 4" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round"/></svg>'
+export const PORTAL_FAVICON_ETAG = '"' + createHash('sha256').update(PORTAL_FAVICON).digest('base64url').slice(0, 22) + '"'

@@ -6,6 +6,10 @@ import { TITLES, sendPage } from './autohooks.js'
 // file (prefix /portal) because the autohooks context is registered without a prefix.
 const notFound: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.setNotFoundHandler(function portalNotFound (request, reply) {
+    // the API's CORS hook also runs for unmatched paths; nothing under /portal is cross-origin
+    for (const name of Object.keys(reply.getHeaders())) {
+      if (name.startsWith('access-control-')) reply.removeHeader(name)
+    }
     const path = request.url.split('?', 1)[0] ?? ''
     const methods = fastify.routeIndex.get(path)
     if (methods !== undefined && !methods.has(request.method)) {
