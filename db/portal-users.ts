@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { nowIso } from '../domain/time.js'
-import { dummyPasswordHash, hashPassword, passwordProblem, verifyPassword } from '../domain/passwords.js'
+import { DUMMY_PASSWORD_HASH, hashPassword, passwordProblem, verifyPassword } from '../domain/passwords.js'
 import { findAccount } from './accounts.js'
 import type { Database, PortalUserRow } from './types.js'
 
@@ -104,7 +104,7 @@ export async function disablePortalUser (db: Kysely<Database>, id: number): Prom
  */
 export async function authenticatePortalUser (db: Kysely<Database>, email: string, password: string): Promise<PortalUserRow | null> {
   const user = isEmail(normalizeEmail(email)) ? await findPortalUserByEmail(db, email) : undefined
-  const ok = await verifyPassword(password, user?.password_hash ?? await dummyPasswordHash())
+  const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_PASSWORD_HASH)
   if (!ok || user === undefined || user.disabled_at !== null) return null
   return user
 }

@@ -45,15 +45,13 @@ export async function verifyPassword (password: string, stored: string): Promise
   return timingSafeEqual(actual, expected)
 }
 
-let dummyHash: Promise<string> | undefined
 /**
- * A hash of a random password with the default parameters. Signing in with an unknown email
- * verifies against it, so that answer takes as long as a wrong password for a real user.
+ * The hash of a random password nobody kept, with the default parameters. Signing in with an
+ * unknown email verifies against it, so that answer costs what a wrong password for a real user
+ * costs. A constant (not computed at start) so the first unknown email is not slower than the rest;
+ * a test keeps its parameters equal to DEFAULT_SCRYPT.
  */
-export async function dummyPasswordHash (): Promise<string> {
-  dummyHash ??= hashPassword(randomBytes(18).toString('base64url'))
-  return await dummyHash
-}
+export const DUMMY_PASSWORD_HASH = '$scrypt$ln=15,r=8,p=3$59oMWFmPyy/axuYtbB47VA$T+J+6YVjEeCeQZ3BdRtt6GZsPcrXnNcmSXh6cS+dC6I'
 
 /** A one-time password for `users create`: 20 characters, ~119 bits, no look-alike characters. */
 export function generatePassword (length = 20): string {

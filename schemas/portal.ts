@@ -16,5 +16,6 @@ export const LogoutForm = Type.Object({
 })
 
 export const LoginQuery = Type.Object({
-  signed_out: Type.Optional(Type.Literal('1'))
+  // anything else is ignored rather than refused: this is a link, not an API
+  signed_out: Type.Optional(Type.String({ maxLength: 8 }))
 })
