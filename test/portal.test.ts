@@ -195,12 +195,13 @@ t.test('wrong email, wrong password and disabled user: same answer, comparable t
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const known: number[] = []
   const unknown: number[] = []
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     known.push((await attempt('admin@acme.example', 'wrong password ' + i)).ms)
     unknown.push((await attempt(`nobody${i}@acme.example`, 'wrong password ' + i)).ms)
   }
   const ratio = median(unknown) / median(known)
-  t.ok(ratio > 0.5 && ratio < 2, `unknown email ${median(unknown).toFixed(0)} ms vs wrong password ${median(known).toFixed(0)} ms`)
+  // generous bounds: the point is one scrypt either way, not a benchmark on a busy machine
+  t.ok(ratio > 0.33 && ratio < 3, `unknown email ${median(unknown).toFixed(0)} ms vs wrong password ${median(known).toFixed(0)} ms`)
   t.ok(median(unknown) > 50, 'the unknown-email answer includes a real scrypt')
 })
 
