@@ -321,6 +321,12 @@ t.test('throttle: per email across IPs, per IP across emails; 429 with Retry-Aft
   const ipLimited = await request(app, newBrowser(ip), 'POST', '/portal/login', { email: 'fresh@x.example' })
   t.equal(ipLimited.statusCode, 429)
   t.equal((await request(app, newBrowser('10.3.0.2'), 'POST', '/portal/login', { email: 'fresh@x.example' })).statusCode, 403, 'another IP is not affected')
+  // IPv6: one /64 is one client
+  for (let i = 0; i < LOGIN_MAX_PER_IP; i++) {
+    await request(app, newBrowser(`2001:db8:0:1::${(i + 1).toString(16)}`), 'POST', '/portal/login', { email: `v6user${i}@x.example` })
+  }
+  t.equal((await request(app, newBrowser('2001:db8:0:1:ffff::1'), 'POST', '/portal/login', { email: 'v6@x.example' })).statusCode, 429)
+  t.equal((await request(app, newBrowser('2001:db8:0:2::1'), 'POST', '/portal/login', { email: 'v6@x.example' })).statusCode, 403)
   // the page itself is never throttled
   t.equal((await request(app, newBrowser(ip), 'GET', '/portal/login')).statusCode, 200)
 })

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { normalizeIP } from '@fastify/rate-limit'
 import { authenticatePortalUser, normalizeEmail, recordPortalLogin } from '../../db/portal-users.js'
 import { PortalSessionStore, generateToken } from '../../db/portal-sessions.js'
 import { LoginForm, LoginQuery } from '../../schemas/portal.js'
@@ -22,7 +23,10 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   // client, the email limit caps a distributed guess at one account. Keys are namespaced so they
   // never meet the API's per-key counters.
   const throttleIp = fastify.createRateLimit({
-    max: LOGIN_MAX_PER_IP, timeWindow: LOGIN_WINDOW_MS, keyGenerator: (request) => 'portal-login-ip:' + request.ip
+    max: LOGIN_MAX_PER_IP,
+    timeWindow: LOGIN_WINDOW_MS,
+    // IPv6 clients are counted per /64 (the library's default), so rotating addresses does not help
+    keyGenerator: (request) => 'portal-login-ip:' + normalizeIP(request.ip)
   })
   const throttleEmail = fastify.createRateLimit({
     max: LOGIN_MAX_PER_EMAIL,
