@@ -2,7 +2,9 @@ import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createApiKey, hashApiKey, revokeApiKey } from '../db/api-keys.js'
 import { createAccount } from '../db/accounts.js'
-import { createPortalUser, disablePortalUser } from '../db/portal-users.js'
+import { createPortalUser, disablePortalUser, listPortalUsers } from '../db/portal-users.js'
+import { createMigrator } from '../db/migrate.js'
+import { openDatabase } from '../db/connection.js'
 import { hashSessionToken } from '../db/portal-sessions.js'
 import { LOGIN_MAX_PER_EMAIL, LOGIN_MAX_PER_IP } from '../routes/portal/login.js'
 import { escapeHtml, html } from '../views/html.js'
@@ -58,6 +60,36 @@ t.test('html escapes every interpolation but nested fragments', async (t) => {
   t.equal(html`<p>${name}</p>`.value, '<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>')
   t.equal(html`<ul>${['a<', 'b'].map((s) => html`<li>${s}</li>`)}</ul>`.value, '<ul><li>a&lt;</li><li>b</li></ul>')
   t.equal(html`${null}${undefined}${false}${0}`.value, '0')
+  t.equal(`${html`<b>${'&'}</b>`}`, '<b>&amp;</b>', 'a fragment stringifies to its markup')
+})
+
+t.test('portal users in the db module: list by account, case-insensitive unique email', async (t) => {
+  const { app, account } = await setup(t)
+  const other = await createAccount(app.db, { name: 'Other' })
+  await createPortalUser(app.db, { accountId: other.id, email: 'ops@other.example', password: PASSWORD })
+  t.same((await listPortalUsers(app.db)).map((u) => u.email), ['admin@acme.example', 'ops@other.example'])
+  t.same((await listPortalUsers(app.db, account.id)).map((u) => [u.email, u.status]), [['admin@acme.example', 'active']])
+  await t.rejects(createPortalUser(app.db, { accountId: other.id, email: 'ADMIN@ACME.EXAMPLE', password: PASSWORD }), /already exists/)
+  // the column itself is case-insensitive too, even for a row written around the module
+  await t.rejects(app.db.insertInto('portal_users').values({
+    account_id: other.id, email: 'Ops@Other.Example', password_hash: 'x', disabled_at: null, last_login_at: null, created_at: 'x', updated_at: 'x'
+  }).execute(), /UNIQUE/)
+})
+
+t.test('the portal migration goes down and up again', async (t) => {
+  const handle = openDatabase({ file: ':memory:' })
+  t.teardown(async () => { await handle.close() })
+  const migrator = createMigrator(handle.db)
+  await migrator.migrateToLatest()
+  const tables = async () => (await handle.db.introspection.getTables()).map((table) => table.name).filter((n) => n.startsWith('portal_'))
+  t.same((await tables()).sort(), ['portal_sessions', 'portal_users'])
+  // back to before the portal (and whatever came later), whatever other migrations exist
+  const down = await migrator.migrateTo('2026-11-28-002-reference-data-and-events')
+  t.equal(down.error, undefined)
+  t.ok(down.results?.some((r) => r.migrationName === '2026-11-28-005-portal' && r.direction === 'Down' && r.status === 'Success'))
+  t.same(await tables(), [])
+  t.equal((await migrator.migrateToLatest()).error, undefined)
+  t.same((await tables()).sort(), ['portal_sessions', 'portal_users'])
 })
 
 t.test('sign-in page: form, labels, CSRF field, cookie flags, security headers, no CORS', async (t) => {
