@@ -54,8 +54,12 @@ export function buildCli (io: CliIo): Command {
     .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
     .option('--json', 'machine-readable JSON output')
     .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own parse errors become the same single line as ours (scripts read one line)
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (text, write) => write(`tempclock: ${text.trim()} (run with --help for usage)\n`)
+    })
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>()
   const dbFile = (cmd: Command): string => globals(cmd).db ?? process.env.TEMPCLOCK_DB ?? './data/tempclock.db'

@@ -21,4 +21,4 @@ export default fp(async function corsPlugin (fastify) {
       callback(null, request.url.startsWith('/api/') ? API_CORS : NO_CORS)
     }
   })
-}, { name: 'cors' })
+}, { name: 'cors', dependencies: ['request-id'] }) // request-id first: a preflight answer carries X-Request-Id too

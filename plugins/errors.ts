@@ -27,7 +27,7 @@ export function describeValidationError (error: AjvLikeError, part: string): str
     case 'additionalProperties':
       return `Unknown ${where}: ${fieldName(error.instancePath, p.additionalProperty)}`
     case 'type':
-      return name === '' ? `Request ${part === 'body' ? 'body' : part} must be ${String(p.type)}` : `Invalid ${where} ${name}: must be ${String(p.type).replace(',', ' or ')}`
+      return name === '' ? `Request ${part === 'body' ? 'body' : part} must be ${p.type === 'object' ? 'a JSON object' : String(p.type)}` : `Invalid ${where} ${name}: must be ${String(p.type).replace(',', ' or ')}`
     case 'enum':
       return `Invalid ${where} ${name}: must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`
     case 'format':
