@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, realpathSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { openDatabase, type DatabaseHandle } from '../db/connection.js'
@@ -50,7 +50,10 @@ function keyRows (keys: ApiKeyRecord[]): string {
 }
 
 export function buildCli (io: CliIo): Command {
+  // exitOverride before the subcommands are added, so they inherit it: a parse error in a
+  // subcommand then throws to runCli instead of calling process.exit itself
   const program = new Command('tempclock')
+    .exitOverride()
     .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
     .option('--json', 'machine-readable JSON output')
     .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
@@ -173,6 +176,7 @@ export function buildCli (io: CliIo): Command {
     .argument('<file>', 'destination file')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const target = resolve(file)
+      mkdirSync(dirname(target), { recursive: true })
       const pages = await withDb(cmd, async ({ sqlite }) => {
         const result = await sqlite.backup(target)
         return result.totalPages
@@ -188,7 +192,7 @@ export async function runCli (argv: string[], io: CliIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t)
 }): Promise<number> {
-  const program = buildCli(io).exitOverride()
+  const program = buildCli(io)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return 0
