@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from '../domain/errors.js'
+import { redactKeys } from '../domain/redact.js'
 import { ErrorResponse } from '../schemas/common.js'
 
 interface AjvLikeError {
@@ -117,7 +118,7 @@ export default fp(async function errorsPlugin (fastify) {
     if (apiError.statusCode >= 500) {
       request.log.error({ err }, 'request failed')
     } else {
-      request.log.debug({ code: apiError.code }, apiError.message)
+      request.log.debug({ code: apiError.code }, redactKeys(apiError.message))
     }
     return sendError(request, reply, apiError)
   })
