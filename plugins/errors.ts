@@ -125,6 +125,11 @@ export default fp(async function errorsPlugin (fastify) {
 
   fastify.setNotFoundHandler(function handleNotFound (request, reply) {
     const path = request.url.split('?', 1)[0] ?? ''
+    if (!path.startsWith('/api/')) {
+      // the catch-all not-found route keeps CORS on so unknown /api/ paths answer cross-origin; other paths must not
+      reply.removeHeader('access-control-allow-origin')
+      reply.removeHeader('access-control-expose-headers')
+    }
     const methods = routeIndex.get(path)
     if (methods !== undefined && !methods.has(request.method)) {
       const allow = [...methods.keys()].filter((m) => m !== 'OPTIONS').sort().join(', ')

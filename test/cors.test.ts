@@ -119,6 +119,9 @@ t.test('CORS covers only the API: health, readiness and other paths get none', a
     t.notOk('access-control-allow-origin' in res.headers, `${url}: no Access-Control-Allow-Origin`)
     t.notOk('access-control-allow-credentials' in res.headers)
   }
+  const wrongMethod = await app.inject({ method: 'POST', url: '/health', headers: { origin: ORIGIN } })
+  t.equal(wrongMethod.statusCode, 405)
+  t.notOk('access-control-allow-origin' in wrongMethod.headers, 'nor on a 405 outside /api')
   const health = await app.inject({ url: '/health', headers: { origin: ORIGIN } })
   t.equal(health.statusCode, 200)
   t.same(health.json(), { status: 'ok' })
