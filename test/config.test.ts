@@ -6,7 +6,12 @@ import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { ConfigError, loadConfig } from '../plugins/config.js'
 import { migrations } from '../db/migrations/index.js'
-import { SERVER_JS, buildTestApp } from './helper.js'
+import { request as httpRequest } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { openDatabase } from '../db/connection.js'
+import { createAccount } from '../db/accounts.js'
+import { createApiKey } from '../db/api-keys.js'
+import { SERVER_JS, buildTestApp, startServer } from './helper.js'
 
 t.test('loadConfig: defaults', async (t) => {
   t.same(loadConfig({}), {
@@ -153,4 +158,48 @@ t.test('npm start: creates and migrates ./data/tempclock.db, serves /health and 
   const after = new BetterSqlite3(dbPath, { fileMustExist: true })
   t.equal(after.pragma('integrity_check', { simple: true }), 'ok', 'the database is intact')
   after.close()
+})
+
+t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
+  const dir = t.testdir()
+  const dbPath = join(dir, 'tempclock.db')
+  const server = await startServer(dbPath)
+  t.teardown(async () => { await server.stop('SIGKILL') })
+  const handle = openDatabase({ file: dbPath })
+  const account = await createAccount(handle.db, { name: 'Acme', apiEnabled: true })
+  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: null })
+  await handle.close()
+
+  // a write whose body is still arriving when the signal comes
+  const body = JSON.stringify({ name: 'Late Depot' })
+  const { port } = new URL(server.url)
+  const exited = once(server.process, 'exit') as Promise<[number | null]>
+  const response = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/api/v1/locations.php',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    }, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => { text += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    req.on('error', reject)
+    req.write(body.slice(0, 5))
+    void sleep(300).then(() => {
+      server.process.kill('SIGTERM')
+      return sleep(300)
+    }).then(() => req.end(body.slice(5)))
+  })
+  const answer = await response
+  t.equal(answer.status, 201, 'the in-flight request completed')
+  t.match(JSON.parse(answer.body), { data: { name: 'Late Depot' } })
+  const [code] = await exited
+  t.equal(code, 0, 'then the server exited 0')
+
+  const db = new BetterSqlite3(dbPath, { readonly: true })
+  t.same(db.prepare('select name from locations').all(), [{ name: 'Late Depot' }], 'and the write is on disk')
+  db.close()
 })
