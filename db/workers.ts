@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
 import { isUniqueViolation, requireOwned } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
@@ -69,7 +69,13 @@ export class WorkerStore {
     let query = selectWorkers(this.db).where('workers.account_id', '=', accountId)
     if (filters.location_id !== undefined) query = query.where('workers.location_id', '=', filters.location_id)
     if (filters.department_id !== undefined) query = query.where('workers.department_id', '=', filters.department_id)
-    if (filters.active !== undefined) query = query.where('workers.active', '=', filters.active ? 1 : 0)
+    if (filters.active !== undefined) {
+      // Most workers are active, so with a location or department filter that index is far more
+      // selective. SQLite has no statistics here (no ANALYZE) and would pick workers_account_active
+      // (measured: 90,000 index rows instead of 5,000 at 100k workers); the unary + stops it.
+      const narrowed = filters.location_id !== undefined || filters.department_id !== undefined
+      query = query.where(narrowed ? sql<number>`+workers.active` : sql.ref('workers.active'), '=', filters.active ? 1 : 0)
+    }
     if (filters.search !== undefined) {
       const term = filters.search
       query = query.where((eb) => eb.or([
