@@ -134,16 +134,40 @@ const shapeOf = (res: LightMyRequestResponse, id: number) => {
 
 const MISSING_ID = 987_654_321
 
+/** The /api/v1 routes of an app (no HEAD/OPTIONS), and the guarded paths among them. */
+function apiRoutes (app: FastifyInstance) {
+  const routes = routeTable(app).filter((r) => r.url.startsWith('/api/v1/') && r.method !== 'HEAD' && r.method !== 'OPTIONS')
+  const paths = [...new Set(routes.filter((r) => r.scope !== 'public').map((r) => r.url))]
+  return { routes, paths }
+}
+
+/** Guarded paths that have no entry in FIXTURES: each one fails the test below. */
+function pathsWithoutFixture (app: FastifyInstance): string[] {
+  return apiRoutes(app).paths.filter((path) => FIXTURES[path] === undefined)
+}
+
+t.test('a guarded route without a fixture is caught', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: rootPlugin, serverOptions } = await import('../app.js')
+  const { testConfig } = await import('../plugins/config.js')
+  const app = Fastify(serverOptions(testConfig()))
+  t.after(async () => { await app.close() })
+  await app.register(rootPlugin, { config: testConfig() })
+  app.register(async (f) => {
+    f.get('/api/v1/gadgets.php', { config: { scope: 'full' } }, async () => ({ data: [] }))
+    f.get('/api/v1/brochure.php', { config: { scope: 'public' } }, async () => ({ data: [] }))
+  })
+  await app.ready()
+  t.same(pathsWithoutFixture(app), ['/api/v1/gadgets.php'], 'the new guarded route is reported; public routes need none')
+})
+
 t.test('every guarded /api/v1 route keeps accounts apart', async (t) => {
   const app = await buildTestApp(t)
   const operations = describeOperations(app)
-  const routes = routeTable(app).filter((r) => r.url.startsWith('/api/v1/') && r.method !== 'HEAD' && r.method !== 'OPTIONS')
-  const paths = [...new Set(routes.filter((r) => r.scope !== 'public').map((r) => r.url))]
+  const { routes, paths } = apiRoutes(app)
   t.ok(paths.length >= 4, 'the route table has the reference-data routes')
 
-  for (const path of paths) {
-    t.ok(FIXTURES[path] !== undefined, `${path} has an entry in FIXTURES (test/tenant-isolation.test.ts) — add one for every new resource`)
-  }
+  t.same(pathsWithoutFixture(app), [], 'every guarded path has an entry in FIXTURES (test/tenant-isolation.test.ts): add one for each new resource')
   for (const path of Object.keys(FIXTURES)) t.ok(paths.includes(path), `fixture ${path} names a route that exists`)
 
   for (const path of paths) {
