@@ -11,10 +11,11 @@
  *     create: async (api) => (await api.post('/api/v1/things.php', { name: 'x', location_id: await api.make('/api/v1/locations.php') })).id,
  *     // a valid PUT body, when the path has PUT ?id=
  *     update: { name: 'changed' },
- *     // bodies that point at records of `theirs` (the other account): each must be 404 on POST
- *     // and on PUT ?id= — required when the POST/PUT body has a field ending in `_id`, and
- *     // together they must name every such field
- *     foreignReferences: async (theirs) => [{ name: 'x', location_id: await theirs.make('/api/v1/locations.php') }],
+ *     // bodies that point at records of `theirs` (the other account; `own` is the caller's, for
+ *     // required references that are not under test): each must be 404 on POST and on PUT ?id= —
+ *     // required when the POST/PUT body has a field ending in `_id`, and together they must name
+ *     // every such field (list any that point at no account record in `notReferences`)
+ *     foreignReferences: async (theirs, own) => [{ name: 'x', location_id: await theirs.make('/api/v1/locations.php') }],
  *     // optional: the ids a GET list shows, when the list's records have no `id` (default data[].id)
  *     listedIds: (body) => body.data.map((group) => group.location_id)
  *   }
@@ -45,12 +46,16 @@ interface Api {
   make: (path: string) => Promise<number>
   /** a fresh string for fields that must be unique */
   unique: (prefix: string) => string
+  /** every id make() returned, so the test can tell which body fields hold the other account's ids */
+  made: Set<number>
 }
 
 interface Fixture {
   create?: (api: Api) => Promise<number>
   update?: Body
-  foreignReferences?: (theirs: Api) => Promise<Body[]>
+  foreignReferences?: (theirs: Api, own: Api) => Promise<Body[]>
+  /** body fields ending in `_id` that point at no account record (e.g. `survey_id` until surveys exist) */
+  notReferences?: string[]
   listedIds?: (body: ListBody) => number[]
   skip?: string
 }
@@ -116,8 +121,11 @@ function makeApi (app: FastifyInstance, account: { id: number, key: string }): A
     make: async (path) => {
       const fixture = FIXTURES[path]
       if (fixture?.create === undefined) throw new Error(`no fixture creates records of ${path}`)
-      return await fixture.create(api)
+      const id = await fixture.create(api)
+      api.made.add(id)
+      return id
     },
+    made: new Set(),
     unique: (prefix) => `${prefix}-${account.id}-${++counter}`
   }
   return api
@@ -212,16 +220,21 @@ t.test('every guarded /api/v1 route keeps accounts apart', async (t) => {
           t.same(shapeOf(res, aId), shapeOf(missing, MISSING_ID), 'answers exactly like a missing id')
           t.same(await readOwn(), before, `${method} by the other account changed nothing`)
         }
-        if ((method === 'POST' || method === 'PUT') && references.length > 0) {
-          if (fixture.foreignReferences === undefined) throw new Error(`${path}: ${method} body has ${references.join(', ')}; add fixture.foreignReferences`)
-          const bodies = await fixture.foreignReferences(a)
-          const covered = new Set(bodies.flatMap((body) => Object.keys(body)))
-          for (const field of references) t.ok(covered.has(field), `${method} ${path}: foreignReferences covers ${field}`)
+        const toCheck = references.filter((f) => !(fixture.notReferences ?? []).includes(f))
+        if ((method === 'POST' || method === 'PUT') && toCheck.length > 0) {
+          if (fixture.foreignReferences === undefined) throw new Error(`${path}: ${method} body has ${toCheck.join(', ')}; add fixture.foreignReferences`)
+          a.made.clear()
+          b.made.clear()
+          const bodies = await fixture.foreignReferences(a, b)
+          // a field is covered when some body sets it to an id made in the other account
+          const foreignFields = (body: Body) => Object.keys(body).filter((k) => a.made.has(body[k] as number) && !b.made.has(body[k] as number))
+          const covered = new Set(bodies.flatMap(foreignFields))
+          for (const field of toCheck) t.ok(covered.has(field), `${method} ${path}: foreignReferences sets ${field} to the other account's record`)
           for (const body of bodies) {
             const url = method === 'PUT' ? `${path}?id=${bId}` : path
             const before = method === 'PUT' ? (await b.request('GET', url)).body : (await b.request('GET', path)).json().pagination
             const res = await b.request(method, url, body)
-            t.equal(res.statusCode, 404, `${method} with A's ${Object.keys(body).filter((k) => k.endsWith('_id')).join(', ')}: 404 (got ${res.statusCode})`)
+            t.equal(res.statusCode, 404, `${method} with A's ${foreignFields(body).join(', ')}: 404 (got ${res.statusCode})`)
             t.equal(res.json().code, 'not_found')
             const after = method === 'PUT' ? (await b.request('GET', url)).body : (await b.request('GET', path)).json().pagination
             t.same(after, before, 'nothing written')
