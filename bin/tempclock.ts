@@ -7,6 +7,7 @@ import { openDatabase, type DatabaseHandle } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
+import { createDemoAccount } from '../db/demo.js'
 import { parseScopeList } from '../domain/scopes.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 
@@ -156,6 +157,26 @@ export function buildCli (io: CliIo): Command {
       const key = await withDb(cmd, async ({ db }) => await revokeApiKey(db, id))
       if (key === undefined) throw new CliError(`no key with id ${id}`)
       print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
+    })
+
+  program.command('demo')
+    .description('create a demo account with sample data (API on) and one full-access key, printed once')
+    .option('--name <name>', 'account name', 'TempClock Demo Staffing')
+    .option('--timezone <zone>', 'IANA time zone of the account', 'Europe/London')
+    .action(async (opts: { name: string, timezone: string }, cmd: Command) => {
+      const demo = await withDb(cmd, async ({ db }) => await createDemoAccount(db, { name: opts.name, timezone: opts.timezone })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      const base = `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`
+      const counts = Object.entries(demo.counts).map(([kind, n]) => `${n} ${kind.replace('_', ' ')}`).join(', ')
+      print(cmd, { account: demo.account, key_id: demo.keyId, key: demo.key, prefix: demo.keyPrefix, counts: demo.counts }, [
+        `Created demo ${describeAccount(demo.account)}`,
+        `  data:    ${counts}`,
+        `  key:     ${demo.key}   (full access, key id ${demo.keyId})`,
+        'Store the key now: it is shown only this once and cannot be recovered.',
+        '',
+        'Try it (with `npm start` running):',
+        `  curl -s "${base}/api/v1/workers.php?limit=3" -H "Authorization: Bearer ${demo.key}"`
+      ].join('\n'))
     })
 
   program.command('migrate')
