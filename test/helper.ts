@@ -12,7 +12,7 @@ export const ROOT = join(import.meta.dirname, '..')
 
 interface TapLike {
   after: (fn: () => unknown) => void
-  testdir?: (fixture?: unknown) => string
+  testdir?: (...args: any[]) => string
 }
 
 /** A fresh app on its own in-memory database, closed when the test ends. */

@@ -1,0 +1,181 @@
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/types.js'
+import { WebhookOutbox, type ClaimedDelivery } from '../db/webhooks.js'
+import { deliveryBody, retryDelayMs, sendWebhook, signBody, type SendRequest } from './webhook-delivery.js'
+
+export interface DispatcherOptions {
+  pollMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+  retryWindowMs: number
+  timeoutMs: number
+  concurrency: number
+  allowLoopback: boolean
+  /** epoch ms; tests pass a controllable clock */
+  clock?: () => number
+  /** 0 ≤ x < 1, for the retry jitter */
+  random?: () => number
+  resolver?: SendRequest['resolver']
+  log?: { error: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
+}
+
+const USER_AGENT = 'TempClock-Webhooks/1.1'
+/** On shutdown, attempts in flight get this long to finish before they are abandoned. */
+const CLOSE_GRACE_MS = 2000
+
+/**
+ * The webhook loop. Everything it knows is in the database, so a restart loses nothing:
+ *  1. fan-out: undispatched outbox events become pending deliveries (one per matching subscription);
+ *  2. send: due deliveries are claimed (leased) and POSTed, at most `concurrency` at once;
+ *     2xx → delivered; anything else → retried with exponential backoff and jitter until the
+ *     retry window (24 h) has passed, then failed.
+ * `start()` runs it on a timer (polling, plus `nudge()` after writes); tests may instead call
+ * `runOnce()` with a controlled clock.
+ */
+export class WebhookDispatcher {
+  readonly #outbox: WebhookOutbox
+  readonly #options: DispatcherOptions
+  readonly #clock: () => number
+  readonly #random: () => number
+  readonly #inFlight = new Map<number, Promise<void>>()
+  readonly #abort = new AbortController()
+  #timer: NodeJS.Timeout | null = null
+  #timerDue = 0
+  #ticking: Promise<void> | null = null
+  #again = false
+  #started = false
+  #stopped = false
+
+  constructor (db: Kysely<Database>, options: DispatcherOptions) {
+    this.#outbox = new WebhookOutbox(db)
+    this.#options = options
+    this.#clock = options.clock ?? Date.now
+    this.#random = options.random ?? Math.random
+  }
+
+  /** how long a claimed attempt may take before another pass may try it again */
+  get leaseMs (): number {
+    return this.#options.timeoutMs * 2 + 1000
+  }
+
+  get inFlight (): number {
+    return this.#inFlight.size
+  }
+
+  start (): void {
+    if (this.#started || this.#stopped) return
+    this.#started = true
+    this.#schedule(0)
+  }
+
+  /** Wake the loop now (a write may have recorded an event). Cheap; a no-op unless started. */
+  nudge (): void {
+    if (!this.#started || this.#stopped) return
+    if (this.#ticking !== null) { this.#again = true; return }
+    this.#schedule(0)
+  }
+
+  /** One pass (fan out, claim and send what is due) and wait for its attempts to finish. */
+  async runOnce (): Promise<void> {
+    await this.#tick()
+    await Promise.all([...this.#inFlight.values()])
+  }
+
+  /** Stops the loop: no new attempts; those in flight get a short grace, then are abandoned to their lease. */
+  async stop (): Promise<void> {
+    this.#stopped = true
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    if (this.#ticking !== null) await this.#ticking
+    if (this.#inFlight.size > 0) {
+      let graceTimer: NodeJS.Timeout | undefined
+      const grace = new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, CLOSE_GRACE_MS) })
+      await Promise.race([Promise.all([...this.#inFlight.values()]), grace])
+      clearTimeout(graceTimer)
+      this.#abort.abort()
+      await Promise.all([...this.#inFlight.values()])
+    }
+  }
+
+  /** Runs a pass in `ms`, unless one is already due sooner (a nudge is never pushed back by the poll). */
+  #schedule (ms: number): void {
+    if (!this.#started || this.#stopped) return
+    const due = Date.now() + ms
+    if (this.#timer !== null) {
+      if (this.#timerDue <= due) return
+      clearTimeout(this.#timer)
+    }
+    this.#timerDue = due
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      void this.#tick().finally(() => this.#schedule(this.#options.pollMs))
+    }, ms)
+    // the loop never keeps the process (or a test) alive on its own
+    this.#timer.unref()
+  }
+
+  async #tick (): Promise<void> {
+    if (this.#ticking !== null) { this.#again = true; return await this.#ticking }
+    this.#ticking = (async () => {
+      try {
+        do {
+          this.#again = false
+          const window = this.#options.retryWindowMs
+          while (!this.#stopped && await this.#outbox.fanOut(this.#clock(), window) > 0) { /* next batch */ }
+          const free = this.#options.concurrency - this.#inFlight.size
+          if (free > 0 && !this.#stopped) {
+            const claimed = await this.#outbox.claimDue(this.#clock(), free, this.leaseMs, [...this.#inFlight.keys()])
+            for (const delivery of claimed) this.#launch(delivery)
+          }
+        } while (this.#again && !this.#stopped)
+      } catch (err) {
+        // a database hiccup must not kill the loop; the next pass retries
+        this.#options.log?.error({ err }, 'webhook dispatcher pass failed')
+      } finally {
+        this.#ticking = null
+      }
+    })()
+    await this.#ticking
+  }
+
+  #launch (delivery: ClaimedDelivery): void {
+    const attempt = this.#attempt(delivery)
+      .catch((err: unknown) => { this.#options.log?.error({ err, delivery: delivery.id }, 'webhook delivery bookkeeping failed') })
+      .finally(() => {
+        this.#inFlight.delete(delivery.id)
+        this.nudge() // a slot is free
+      })
+    this.#inFlight.set(delivery.id, attempt)
+  }
+
+  async #attempt (delivery: ClaimedDelivery): Promise<void> {
+    const body = deliveryBody(delivery.event)
+    const result = await sendWebhook({
+      url: delivery.url,
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        'x-tempclock-event': delivery.event.type,
+        'x-tempclock-delivery': String(delivery.id),
+        'x-tempclock-signature': signBody(delivery.secret, body)
+      },
+      timeoutMs: this.#options.timeoutMs,
+      policy: { allowLoopback: this.#options.allowLoopback },
+      signal: this.#abort.signal,
+      resolver: this.#options.resolver
+    })
+    // abandoned on shutdown: nothing recorded, the lease makes it due again after a restart
+    if (!result.ok && this.#abort.signal.aborted) return
+    const now = this.#clock()
+    const attempts = delivery.attempts + 1
+    if (result.ok) {
+      await this.#outbox.recordSuccess(delivery.id, attempts, result.status, now)
+      return
+    }
+    const giveUp = now >= delivery.give_up_ms
+    const next = Math.min(now + retryDelayMs(attempts, this.#options.retryBaseMs, this.#options.retryMaxMs, this.#random), delivery.give_up_ms)
+    await this.#outbox.recordFailure(delivery.id, attempts, result.status, result.error, now, giveUp ? null : next)
+    if (giveUp) this.#options.log?.warn({ delivery: delivery.id, attempts, error: result.error }, 'webhook delivery failed for good')
+  }
+}
