@@ -277,6 +277,12 @@ export class WebhookOutbox {
     })
   }
 
+  /** An attempt abandoned at shutdown: not counted, due again at once (after a restart). */
+  async release (id: number, nowMs: number): Promise<void> {
+    await this.db.updateTable('webhook_deliveries').set({ next_attempt_ms: nowMs })
+      .where('id', '=', id).where('status', '=', 'pending').execute()
+  }
+
   /** A 2xx: delivered, never sent again. */
   async recordSuccess (id: number, attempts: number, statusCode: number, nowMs: number): Promise<void> {
     const now = toIsoSeconds(new Date(nowMs))

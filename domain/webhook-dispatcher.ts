@@ -81,7 +81,7 @@ export class WebhookDispatcher {
     await Promise.all([...this.#inFlight.values()])
   }
 
-  /** Stops the loop: no new attempts; those in flight get a short grace, then are abandoned to their lease. */
+  /** Stops the loop: no new attempts; those in flight get a short grace, then are abandoned (released, uncounted). */
   async stop (): Promise<void> {
     this.#stopped = true
     if (this.#timer !== null) clearTimeout(this.#timer)
@@ -165,8 +165,11 @@ export class WebhookDispatcher {
       signal: this.#abort.signal,
       resolver: this.#options.resolver
     })
-    // abandoned on shutdown: nothing recorded, the lease makes it due again after a restart
-    if (!result.ok && this.#abort.signal.aborted) return
+    // abandoned on shutdown: not counted as an attempt, and due again as soon as the server is back
+    if (!result.ok && this.#abort.signal.aborted) {
+      await this.#outbox.release(delivery.id, this.#clock())
+      return
+    }
     const now = this.#clock()
     const attempts = delivery.attempts + 1
     if (result.ok) {
