@@ -182,6 +182,9 @@ export class WebhookOutbox {
    * Idempotent (UNIQUE (event_id, subscription_id)). Returns how many events it handled.
    */
   async fanOut (nowMs: number, retryWindowMs: number, batch = 200): Promise<number> {
+    // the idle poll costs one indexed read, not a transaction that holds the connection
+    const any = await this.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst()
+    if (any === undefined) return 0
     return await this.db.transaction().execute(async (trx) => {
       const events = await trx.selectFrom('events').select(['id', 'account_id', 'type', 'payload'])
         .where('dispatched_at', 'is', null).orderBy('id').limit(batch).execute()
@@ -237,6 +240,9 @@ export class WebhookOutbox {
    */
   async claimDue (nowMs: number, limit: number, leaseMs: number, exclude: readonly number[] = []): Promise<ClaimedDelivery[]> {
     if (limit <= 0) return []
+    const any = await this.db.selectFrom('webhook_deliveries').select('id')
+      .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs).limit(1).executeTakeFirst()
+    if (any === undefined) return []
     return await this.db.transaction().execute(async (trx) => {
       let due = trx.selectFrom('webhook_deliveries').select('id')
         .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs)
