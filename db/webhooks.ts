@@ -159,6 +159,7 @@ export function requireCreateBody (body: WebhookCreateBody | null | undefined): 
 /** A delivery claimed by the loop, with what it needs to send it. */
 export interface ClaimedDelivery {
   id: number
+  subscription_id: number
   attempts: number
   give_up_ms: number
   url: string
@@ -235,15 +236,22 @@ export class WebhookOutbox {
   }
 
   /**
-   * Claims up to `limit` due deliveries by pushing their due time out by `leaseMs`: if this
-   * process dies mid-attempt, the delivery becomes due again when the lease runs out.
+   * Records finished attempts and claims up to `limit` due deliveries, in ONE transaction (one
+   * commit, however many attempts finished since the last pass). A claim pushes the delivery's
+   * due time out by `leaseMs`: if this process dies mid-attempt, it becomes due again when the
+   * lease runs out.
    */
-  async claimDue (nowMs: number, limit: number, leaseMs: number, exclude: readonly number[] = []): Promise<ClaimedDelivery[]> {
-    if (limit <= 0) return []
-    const any = await this.db.selectFrom('webhook_deliveries').select('id')
-      .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs).limit(1).executeTakeFirst()
-    if (any === undefined) return []
+  async settleAndClaim (outcomes: readonly AttemptOutcome[], nowMs: number, limit: number, leaseMs: number, exclude: readonly number[] = []): Promise<ClaimedDelivery[]> {
+    if (outcomes.length === 0) {
+      if (limit <= 0) return []
+      // the idle poll: one indexed read, no transaction
+      const any = await this.db.selectFrom('webhook_deliveries').select('id')
+        .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs).limit(1).executeTakeFirst()
+      if (any === undefined) return []
+    }
     return await this.db.transaction().execute(async (trx) => {
+      for (const outcome of outcomes) await applyOutcome(trx, outcome)
+      if (limit <= 0) return []
       let due = trx.selectFrom('webhook_deliveries').select('id')
         .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs)
       if (exclude.length > 0) due = due.where('id', 'not in', [...exclude])
@@ -255,11 +263,11 @@ export class WebhookOutbox {
         .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
         .innerJoin('events as e', 'e.id', 'd.event_id')
         .select([
-          'd.id', 'd.attempts', 'd.give_up_ms', 's.url', 's.secret', 's.active', 's.deleted_at',
+          'd.id', 'd.subscription_id', 'd.attempts', 'd.give_up_ms', 's.url', 's.secret', 's.active', 's.deleted_at',
           'e.id as event_id', 'e.type', 'e.created_at as event_created_at', 'e.payload'
         ])
         .where('d.id', 'in', ids)
-        .orderBy('d.next_attempt_ms').orderBy('d.id')
+        .orderBy('d.id')
         .execute()
       const claimed: ClaimedDelivery[] = []
       for (const r of rows) {
@@ -272,6 +280,7 @@ export class WebhookOutbox {
         }
         claimed.push({
           id: r.id,
+          subscription_id: r.subscription_id,
           attempts: r.attempts,
           give_up_ms: r.give_up_ms,
           url: r.url,
@@ -282,32 +291,38 @@ export class WebhookOutbox {
       return claimed
     })
   }
+}
 
-  /** An attempt abandoned at shutdown: not counted, due again at once (after a restart). */
-  async release (id: number, nowMs: number): Promise<void> {
-    await this.db.updateTable('webhook_deliveries').set({ next_attempt_ms: nowMs })
-      .where('id', '=', id).where('status', '=', 'pending').execute()
-  }
+/** What became of one attempt, recorded by the next settleAndClaim. */
+export type AttemptOutcome =
+  /** a 2xx: delivered, never sent again */
+  | { kind: 'delivered', id: number, attempts: number, statusCode: number, atMs: number }
+  /** anything else: try again at nextAttemptMs, or give up when it is null */
+  | { kind: 'failed', id: number, attempts: number, statusCode: number | null, error: string, atMs: number, nextAttemptMs: number | null }
+  /** abandoned at shutdown: not counted, due again at once (after a restart) */
+  | { kind: 'released', id: number, atMs: number }
 
-  /** A 2xx: delivered, never sent again. */
-  async recordSuccess (id: number, attempts: number, statusCode: number, nowMs: number): Promise<void> {
-    const now = toIsoSeconds(new Date(nowMs))
-    await this.db.updateTable('webhook_deliveries').set({
-      status: 'delivered', attempts, last_response_code: statusCode, last_error: null,
-      last_attempt_at: now, delivered_at: now, updated_at: now
-    }).where('id', '=', id).execute()
-  }
-
-  /** Anything else: try again at `nextAttemptMs`, or give up when it is null. */
-  async recordFailure (id: number, attempts: number, statusCode: number | null, error: string, nowMs: number, nextAttemptMs: number | null): Promise<void> {
-    const now = toIsoSeconds(new Date(nowMs))
-    await this.db.updateTable('webhook_deliveries').set({
-      attempts,
-      last_response_code: statusCode,
-      last_error: error,
-      last_attempt_at: now,
-      updated_at: now,
-      ...(nextAttemptMs === null ? { status: 'failed' as const } : { next_attempt_ms: nextAttemptMs })
-    }).where('id', '=', id).where('status', '=', 'pending').execute()
+async function applyOutcome (trx: Transaction<Database>, outcome: AttemptOutcome): Promise<void> {
+  const at = toIsoSeconds(new Date(outcome.atMs))
+  const row = trx.updateTable('webhook_deliveries')
+  switch (outcome.kind) {
+    case 'delivered':
+      // recorded even if the subscription was deleted meanwhile: it WAS delivered
+      await row.set({
+        status: 'delivered', attempts: outcome.attempts, last_response_code: outcome.statusCode, last_error: null,
+        last_attempt_at: at, delivered_at: at, updated_at: at
+      }).where('id', '=', outcome.id).execute()
+      return
+    case 'failed':
+      // the attempt is history even if the delivery was given up meanwhile (subscription deleted)
+      await row.set({ attempts: outcome.attempts, last_response_code: outcome.statusCode, last_attempt_at: at, updated_at: at })
+        .where('id', '=', outcome.id).where('status', '!=', 'delivered').execute()
+      await trx.updateTable('webhook_deliveries').set({
+        last_error: outcome.error,
+        ...(outcome.nextAttemptMs === null ? { status: 'failed' as const } : { next_attempt_ms: outcome.nextAttemptMs })
+      }).where('id', '=', outcome.id).where('status', '=', 'pending').execute()
+      return
+    case 'released':
+      await row.set({ next_attempt_ms: outcome.atMs }).where('id', '=', outcome.id).where('status', '=', 'pending').execute()
   }
 }

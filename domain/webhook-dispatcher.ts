@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.js'
-import { WebhookOutbox, type ClaimedDelivery } from '../db/webhooks.js'
+import { WebhookOutbox, type AttemptOutcome, type ClaimedDelivery } from '../db/webhooks.js'
 import { deliveryBody, retryDelayMs, sendWebhook, signBody, type SendRequest } from './webhook-delivery.js'
 
 export interface DispatcherOptions {
@@ -22,6 +22,8 @@ export interface DispatcherOptions {
 const USER_AGENT = 'TempClock-Webhooks/1.1'
 /** On shutdown, attempts in flight get this long to finish before they are abandoned. */
 const CLOSE_GRACE_MS = 2000
+/** deliveries claimed ahead, as a multiple of the concurrency */
+const PREFETCH = 4
 
 /**
  * The webhook loop. Everything it knows is in the database, so a restart loses nothing:
@@ -38,6 +40,10 @@ export class WebhookDispatcher {
   readonly #clock: () => number
   readonly #random: () => number
   readonly #inFlight = new Map<number, Promise<void>>()
+  /** claimed (leased) deliveries waiting for a free slot, so a finished attempt is replaced at once */
+  #queue: ClaimedDelivery[] = []
+  /** finished attempts not yet written: the next pass records them all in one commit */
+  #outcomes: AttemptOutcome[] = []
   readonly #abort = new AbortController()
   #timer: NodeJS.Timeout | null = null
   #timerDue = 0
@@ -75,10 +81,26 @@ export class WebhookDispatcher {
     this.#schedule(0)
   }
 
-  /** One pass (fan out, claim and send what is due) and wait for its attempts to finish. */
+  /**
+   * A subscription changed (url, events, deactivated, deleted): deliveries claimed for it but not
+   * yet started are handed back, so they are sent with the new settings or not at all.
+   * An attempt already in flight finishes.
+   */
+  forgetSubscription (subscriptionId: number): void {
+    const keep: ClaimedDelivery[] = []
+    for (const queued of this.#queue) {
+      if (queued.subscription_id === subscriptionId) this.#outcomes.push({ kind: 'released', id: queued.id, atMs: this.#clock() })
+      else keep.push(queued)
+    }
+    this.#queue = keep
+    this.nudge()
+  }
+
+  /** One pass (fan out, claim and send what is due), wait for its attempts, record them. */
   async runOnce (): Promise<void> {
     await this.#tick()
-    await Promise.all([...this.#inFlight.values()])
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()])
+    await this.#settle()
   }
 
   /** Stops the loop: no new attempts; those in flight get a short grace, then are abandoned (released, uncounted). */
@@ -95,6 +117,15 @@ export class WebhookDispatcher {
       this.#abort.abort()
       await Promise.all([...this.#inFlight.values()])
     }
+    // claimed but never started: due again at once after a restart
+    for (const queued of this.#queue.splice(0)) this.#outcomes.push({ kind: 'released', id: queued.id, atMs: this.#clock() })
+    await this.#settle()
+  }
+
+  /** Writes the finished attempts (without claiming more). */
+  async #settle (): Promise<void> {
+    const outcomes = this.#outcomes.splice(0)
+    if (outcomes.length > 0) await this.#outbox.settleAndClaim(outcomes, this.#clock(), 0, this.leaseMs)
   }
 
   /** Runs a pass in `ms`, unless one is already due sooner (a nudge is never pushed back by the poll). */
@@ -122,11 +153,20 @@ export class WebhookDispatcher {
           this.#again = false
           const window = this.#options.retryWindowMs
           while (!this.#stopped && await this.#outbox.fanOut(this.#clock(), window) > 0) { /* next batch */ }
-          const free = this.#options.concurrency - this.#inFlight.size
-          if (free > 0 && !this.#stopped) {
-            const claimed = await this.#outbox.claimDue(this.#clock(), free, this.leaseMs, [...this.#inFlight.keys()])
-            for (const delivery of claimed) this.#launch(delivery)
+          const outcomes = this.#outcomes.splice(0)
+          // claim ahead (up to PREFETCH × concurrency) so that slots refill without a database round trip
+          const wanted = this.#options.concurrency * PREFETCH - this.#inFlight.size - this.#queue.length
+          const free = this.#stopped || this.#queue.length >= this.#options.concurrency ? 0 : wanted
+          const exclude = [...this.#inFlight.keys(), ...this.#queue.map((d) => d.id)]
+          let claimed: ClaimedDelivery[]
+          try {
+            claimed = await this.#outbox.settleAndClaim(outcomes, this.#clock(), free, this.leaseMs, exclude)
+          } catch (err) {
+            this.#outcomes.unshift(...outcomes) // not written: keep them for the next pass
+            throw err
           }
+          this.#queue.push(...claimed)
+          this.#fill()
         } while (this.#again && !this.#stopped)
       } catch (err) {
         // a database hiccup must not kill the loop; the next pass retries
@@ -138,17 +178,25 @@ export class WebhookDispatcher {
     await this.#ticking
   }
 
+  /** Starts queued deliveries while slots are free. */
+  #fill (): void {
+    while (!this.#stopped && this.#inFlight.size < this.#options.concurrency && this.#queue.length > 0) {
+      this.#launch(this.#queue.shift()!)
+    }
+  }
+
   #launch (delivery: ClaimedDelivery): void {
     const attempt = this.#attempt(delivery)
-      .catch((err: unknown) => { this.#options.log?.error({ err, delivery: delivery.id }, 'webhook delivery bookkeeping failed') })
+      .then((outcome) => { this.#outcomes.push(outcome) })
       .finally(() => {
         this.#inFlight.delete(delivery.id)
-        this.nudge() // a slot is free
+        this.#fill()
+        this.nudge() // record the outcome (and claim more)
       })
     this.#inFlight.set(delivery.id, attempt)
   }
 
-  async #attempt (delivery: ClaimedDelivery): Promise<void> {
+  async #attempt (delivery: ClaimedDelivery): Promise<AttemptOutcome> {
     const body = deliveryBody(delivery.event)
     const result = await sendWebhook({
       url: delivery.url,
@@ -165,20 +213,14 @@ export class WebhookDispatcher {
       signal: this.#abort.signal,
       resolver: this.#options.resolver
     })
-    // abandoned on shutdown: not counted as an attempt, and due again as soon as the server is back
-    if (!result.ok && this.#abort.signal.aborted) {
-      await this.#outbox.release(delivery.id, this.#clock())
-      return
-    }
     const now = this.#clock()
+    // abandoned on shutdown: not counted as an attempt, and due again as soon as the server is back
+    if (!result.ok && this.#abort.signal.aborted) return { kind: 'released', id: delivery.id, atMs: now }
     const attempts = delivery.attempts + 1
-    if (result.ok) {
-      await this.#outbox.recordSuccess(delivery.id, attempts, result.status, now)
-      return
-    }
+    if (result.ok) return { kind: 'delivered', id: delivery.id, attempts, statusCode: result.status, atMs: now }
     const giveUp = now >= delivery.give_up_ms
-    const next = Math.min(now + retryDelayMs(attempts, this.#options.retryBaseMs, this.#options.retryMaxMs, this.#random), delivery.give_up_ms)
-    await this.#outbox.recordFailure(delivery.id, attempts, result.status, result.error, now, giveUp ? null : next)
     if (giveUp) this.#options.log?.warn({ delivery: delivery.id, attempts, error: result.error }, 'webhook delivery failed for good')
+    const next = Math.min(now + retryDelayMs(attempts, this.#options.retryBaseMs, this.#options.retryMaxMs, this.#random), delivery.give_up_ms)
+    return { kind: 'failed', id: delivery.id, attempts, statusCode: result.status, error: result.error, atMs: now, nextAttemptMs: giveUp ? null : next }
   }
 }

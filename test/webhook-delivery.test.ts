@@ -157,6 +157,20 @@ t.test('deactivating or deleting gives up pending deliveries: no further attempt
   t.match(detail.deliveries[0], { status: 'failed', last_response_code: 500, next_attempt_at: null })
 })
 
+t.test('changing a subscription applies to deliveries already claimed but not started', async (t) => {
+  const app = await buildTestApp(t, { ...FAST, webhooksConcurrency: 1, webhooksTimeoutMs: 300 })
+  const account = await createTestAccount(app)
+  const r = await receiver(t)
+  r.script = ['hang']
+  const sub = await subscribe(app, account.key, { url: `${r.url}/old`, events: ['clock_in'] })
+  for (let i = 0; i < 3; i++) await recordEvent(app.db, account.id, 'clock_in', { i })
+  await waitFor(() => r.requests.length === 1, 3000, 'the first attempt (hanging)')
+  const put = await call(app, account.key, { method: 'PUT', url: `/api/v1/webhooks.php?id=${sub.id}`, payload: { url: `${r.url}/new` } })
+  t.equal(put.statusCode, 200)
+  await waitFor(async () => (await deliveriesOf(app, sub.id)).every((d) => d.status === 'delivered'), 5000, 'all delivered')
+  t.same(r.requests.map((q) => q.path), ['/old', '/new', '/new', '/new'], 'only the attempt already in flight used the old URL')
+})
+
 t.test('a write wakes the loop at once, without waiting for the poll', async (t) => {
   const app = await buildTestApp(t, { ...FAST, webhooksPollMs: 60_000 })
   const account = await createTestAccount(app)

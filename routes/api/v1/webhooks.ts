@@ -60,7 +60,9 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OneResponse(Webhook), ...errorResponses }
     }
   }, async (request) => {
-    return { data: await store.update(request.apiKey!.accountId, request.query.id, request.body) }
+    const updated = await store.update(request.apiKey!.accountId, request.query.id, request.body)
+    fastify.webhooks.forgetSubscription(updated.id)
+    return { data: updated }
   })
 
   fastify.delete('/webhooks.php', {
@@ -72,7 +74,9 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OneResponse(Webhook), ...errorResponses }
     }
   }, async (request) => {
-    return { data: await store.delete(request.apiKey!.accountId, request.query.id) }
+    const deleted = await store.delete(request.apiKey!.accountId, request.query.id)
+    fastify.webhooks.forgetSubscription(deleted.id)
+    return { data: deleted }
   })
 }
 
