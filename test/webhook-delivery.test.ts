@@ -171,6 +171,49 @@ t.test('changing a subscription applies to deliveries already claimed but not st
   t.same(r.requests.map((q) => q.path), ['/old', '/new', '/new', '/new'], 'only the attempt already in flight used the old URL')
 })
 
+t.test('at most `concurrency` attempts are in flight', async (t) => {
+  const app = await buildTestApp(t, { ...FAST, webhooksConcurrency: 2, webhooksTimeoutMs: 400 })
+  const account = await createTestAccount(app)
+  const r = await receiver(t, 'hang')
+  await subscribe(app, account.key, { url: r.url, events: ['*'] })
+  for (let i = 0; i < 5; i++) await recordEvent(app.db, account.id, 'clock_in', { i })
+  await waitFor(() => r.requests.length === 2, 3000, 'two attempts')
+  await sleep(200)
+  t.equal(r.requests.length, 2, 'the other three wait for a free slot')
+  await waitFor(() => r.requests.length >= 4, 3000, 'the next two after the timeouts')
+})
+
+t.test('a host name is resolved and checked at delivery time (localhost with the loopback flag)', async (t) => {
+  const app = await buildTestApp(t, FAST)
+  const account = await createTestAccount(app)
+  const r = await receiver(t)
+  const sub = await subscribe(app, account.key, { url: r.url.replace('127.0.0.1', 'localhost'), events: ['*'] })
+  await recordEvent(app.db, account.id, 'worker_updated', { id: 1 })
+  await waitFor(async () => (await deliveriesOf(app, sub.id))[0]?.status === 'delivered', 5000, 'delivered via localhost')
+  t.equal(r.requests.length, 1)
+})
+
+t.test('without the loopback flag a stored loopback URL is refused at delivery time', async (t) => {
+  // e.g. the flag was on when the subscription was made, and the server restarted without it
+  const app = await buildTestApp(t, { ...FAST, webhooksAllowLoopback: false })
+  const account = await createTestAccount(app)
+  const r = await receiver(t)
+  const now = '2026-01-01T00:00:00Z'
+  const subs = []
+  for (const url of [r.url, r.url.replace('127.0.0.1', 'localhost')]) {
+    subs.push((await app.db.insertInto('webhook_subscriptions').values({
+      account_id: account.id, url, events: '["*"]', active: 1, description: null, secret: 's', created_at: now, updated_at: now, deleted_at: null
+    }).returning('id').executeTakeFirstOrThrow()).id)
+  }
+  await recordEvent(app.db, account.id, 'clock_in', { id: 1 })
+  for (const id of subs) {
+    await waitFor(async () => (await deliveriesOf(app, id))[0]?.attempts === 1, 5000, 'an attempt')
+  }
+  t.match((await deliveriesOf(app, subs[0]!))[0], { status: 'pending', last_error: 'refused: 127.0.0.1 is a loopback address', last_response_code: null })
+  t.match((await deliveriesOf(app, subs[1]!))[0], { status: 'pending', last_error: /^refused: localhost resolves to .* is a loopback address$/ })
+  t.equal(r.requests.length, 0, 'nothing reached the receiver')
+})
+
 t.test('a write wakes the loop at once, without waiting for the poll', async (t) => {
   const app = await buildTestApp(t, { ...FAST, webhooksPollMs: 60_000 })
   const account = await createTestAccount(app)

@@ -222,3 +222,17 @@ t.test('scope: webhooks:write only', async (t) => {
   t.equal(res.json().code, 'insufficient_scope')
   t.match(res.json().message, 'webhooks:write')
 })
+
+t.test('webhook settings: on in the server, off in tests unless asked, bad values refused', async (t) => {
+  const { loadConfig, testConfig, ConfigError } = await import('../plugins/config.js')
+  t.match(loadConfig({}), {
+    webhooksEnabled: true, webhooksAllowLoopback: false, webhooksPollMs: 1000, webhooksRetryBaseMs: 30_000,
+    webhooksRetryMaxMs: 3_600_000, webhooksRetryWindowMs: 86_400_000, webhooksTimeoutMs: 10_000, webhooksConcurrency: 8
+  })
+  t.equal(testConfig().webhooksEnabled, false)
+  t.match(loadConfig({ TEMPCLOCK_WEBHOOKS_ENABLED: '0', TEMPCLOCK_WEBHOOKS_POLL_MS: '50', TEMPCLOCK_WEBHOOKS_CONCURRENCY: '2' }),
+    { webhooksEnabled: false, webhooksPollMs: 50, webhooksConcurrency: 2 })
+  t.throws(() => loadConfig({ TEMPCLOCK_WEBHOOKS_POLL_MS: 'soon' }), ConfigError)
+  t.throws(() => loadConfig({ TEMPCLOCK_WEBHOOKS_CONCURRENCY: '0' }), ConfigError)
+  t.throws(() => loadConfig({ TEMPCLOCK_WEBHOOKS_ENABLED: 'maybe' }), ConfigError)
+})
