@@ -232,7 +232,14 @@ t.test('webhook settings: on in the server, off in tests unless asked, bad value
   t.equal(testConfig().webhooksEnabled, false)
   t.match(loadConfig({ TEMPCLOCK_WEBHOOKS_ENABLED: '0', TEMPCLOCK_WEBHOOKS_POLL_MS: '50', TEMPCLOCK_WEBHOOKS_CONCURRENCY: '2' }),
     { webhooksEnabled: false, webhooksPollMs: 50, webhooksConcurrency: 2 })
-  t.throws(() => loadConfig({ TEMPCLOCK_WEBHOOKS_POLL_MS: 'soon' }), ConfigError)
-  t.throws(() => loadConfig({ TEMPCLOCK_WEBHOOKS_CONCURRENCY: '0' }), ConfigError)
-  t.throws(() => loadConfig({ TEMPCLOCK_WEBHOOKS_ENABLED: 'maybe' }), ConfigError)
+  for (const [env, message] of [
+    [{ TEMPCLOCK_WEBHOOKS_POLL_MS: 'soon' }, /TEMPCLOCK_WEBHOOKS_POLL_MS must be a whole number/],
+    [{ TEMPCLOCK_WEBHOOKS_CONCURRENCY: '0' }, /TEMPCLOCK_WEBHOOKS_CONCURRENCY must be a whole number from 1/],
+    [{ TEMPCLOCK_WEBHOOKS_ENABLED: 'maybe' }, /TEMPCLOCK_WEBHOOKS_ENABLED must be 1 or 0/]
+  ] as const) {
+    let thrown: unknown
+    try { loadConfig(env) } catch (err) { thrown = err }
+    t.ok(thrown instanceof ConfigError, 'a ConfigError')
+    t.match((thrown as Error).message, message)
+  }
 })
