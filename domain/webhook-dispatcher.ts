@@ -22,6 +22,8 @@ export interface DispatcherOptions {
 const USER_AGENT = 'TempClock-Webhooks/1.1'
 /** On shutdown, attempts in flight get this long to finish before they are abandoned. */
 const CLOSE_GRACE_MS = 2000
+/** a nudge runs a pass this soon: a burst of writes shares one pass */
+const NUDGE_DELAY_MS = 5
 /** deliveries claimed ahead, as a multiple of the concurrency */
 const PREFETCH = 4
 
@@ -78,7 +80,7 @@ export class WebhookDispatcher {
   nudge (): void {
     if (!this.#started || this.#stopped) return
     if (this.#ticking !== null) { this.#again = true; return }
-    this.#schedule(0)
+    this.#schedule(NUDGE_DELAY_MS)
   }
 
   /**

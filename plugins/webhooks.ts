@@ -28,9 +28,10 @@ export default fp(async function webhooksPlugin (fastify) {
   if (!config.webhooksEnabled) return
 
   fastify.addHook('onReady', async () => { dispatcher.start() })
-  // a successful write may have recorded an event: wake the loop instead of waiting for the poll
-  fastify.addHook('onResponse', (request, reply, done) => {
-    if (!READS.has(request.method) && reply.statusCode < 400) dispatcher.nudge()
+  // a write may have recorded an event (even a refused one: clock.geofence_refused): wake the
+  // loop instead of waiting for the poll; nudges within a few ms share one pass
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    if (!READS.has(request.method)) dispatcher.nudge()
     done()
   })
   // registered after the db plugin, so this runs before the database is closed
