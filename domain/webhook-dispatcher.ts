@@ -22,6 +22,8 @@ export interface DispatcherOptions {
 const USER_AGENT = 'TempClock-Webhooks/1.1'
 /** On shutdown, attempts in flight get this long to finish before they are abandoned. */
 const CLOSE_GRACE_MS = 2000
+const yieldToIo = async (): Promise<void> => { await new Promise<void>((resolve) => setImmediate(resolve)) }
+
 /** a nudge runs a pass this soon: a burst of writes shares one pass */
 const NUDGE_DELAY_MS = 5
 /** deliveries claimed ahead, as a multiple of the concurrency */
@@ -154,7 +156,8 @@ export class WebhookDispatcher {
         do {
           this.#again = false
           const window = this.#options.retryWindowMs
-          while (!this.#stopped && await this.#outbox.fanOut(this.#clock(), window) > 0) { /* next batch */ }
+          // a backlog (after downtime) is fanned out in batches, yielding to requests in between
+          while (!this.#stopped && await this.#outbox.fanOut(this.#clock(), window) > 0) await yieldToIo()
           const outcomes = this.#outcomes.splice(0)
           // claim ahead (up to PREFETCH × concurrency) so that slots refill without a database round trip
           const wanted = this.#options.concurrency * PREFETCH - this.#inFlight.size - this.#queue.length
@@ -190,6 +193,8 @@ export class WebhookDispatcher {
   #launch (delivery: ClaimedDelivery): void {
     const attempt = this.#attempt(delivery)
       .then((outcome) => { this.#outcomes.push(outcome) })
+      // cannot normally happen; the lease makes the delivery due again later
+      .catch((err: unknown) => { this.#options.log?.error({ err, delivery: delivery.id }, 'webhook attempt failed unexpectedly') })
       .finally(() => {
         this.#inFlight.delete(delivery.id)
         this.#fill()

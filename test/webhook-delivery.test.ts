@@ -269,6 +269,26 @@ t.test('retries back off exponentially with jitter for 24 hours, then fail (cont
   t.equal(r.requests.length, final!.attempts, 'a failed delivery is not tried again')
 })
 
+t.test('a backlog larger than one fan-out batch is delivered exactly once per event', async (t) => {
+  const app = await buildTestApp(t, { webhooksAllowLoopback: true })
+  const account = await createTestAccount(app)
+  const r = await receiver(t)
+  await subscribe(app, account.key, { url: r.url, events: ['*'] })
+  await app.db.transaction().execute(async (trx) => {
+    for (let i = 0; i < 450; i++) await recordEvent(trx, account.id, 'clock_in', { i })
+  })
+  const dispatcher = new WebhookDispatcher(app.db, {
+    pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 1000, retryWindowMs: 86_400_000, timeoutMs: 2000, concurrency: 8, allowLoopback: true
+  })
+  for (let pass = 0; pass < 100 && r.requests.length < 450; pass++) await dispatcher.runOnce()
+  const ids = r.requests.map((q) => (JSON.parse(q.raw.toString()) as { id: number }).id)
+  t.equal(ids.length, 450)
+  t.equal(new Set(ids).size, 450, 'no event twice')
+  const statuses = await app.db.selectFrom('webhook_deliveries').select('status').distinct().execute()
+  t.same(statuses, [{ status: 'delivered' }])
+  t.equal((await app.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).execute()).length, 0)
+})
+
 t.test('fan-out is idempotent and tolerates a crash between insert and mark', async (t) => {
   const app = await buildTestApp(t, { webhooksAllowLoopback: true })
   const account = await createTestAccount(app)
