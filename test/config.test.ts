@@ -21,7 +21,14 @@ t.test('loadConfig: defaults', async (t) => {
     logLevel: 'info',
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
-    webhooksAllowLoopback: false
+    webhooksAllowLoopback: false,
+    webhooksEnabled: true,
+    webhooksPollMs: 1000,
+    webhooksRetryBaseMs: 30_000,
+    webhooksRetryMaxMs: 3_600_000,
+    webhooksRetryWindowMs: 86_400_000,
+    webhooksTimeoutMs: 10_000,
+    webhooksConcurrency: 8
   })
 })
 
@@ -41,7 +48,14 @@ t.test('loadConfig: values from the environment', async (t) => {
     logLevel: 'warn',
     synchronous: 'NORMAL',
     bodyLimit: 2048,
-    webhooksAllowLoopback: true
+    webhooksAllowLoopback: true,
+    webhooksEnabled: true,
+    webhooksPollMs: 1000,
+    webhooksRetryBaseMs: 30_000,
+    webhooksRetryMaxMs: 3_600_000,
+    webhooksRetryWindowMs: 86_400_000,
+    webhooksTimeoutMs: 10_000,
+    webhooksConcurrency: 8
   })
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)
