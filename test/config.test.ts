@@ -22,7 +22,14 @@ t.test('loadConfig: defaults', async (t) => {
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
     webhooksAllowLoopback: false,
-    portalSecureCookies: false
+    portalSecureCookies: false,
+    webhooksEnabled: true,
+    webhooksPollMs: 1000,
+    webhooksRetryBaseMs: 30_000,
+    webhooksRetryMaxMs: 3_600_000,
+    webhooksRetryWindowMs: 86_400_000,
+    webhooksTimeoutMs: 10_000,
+    webhooksConcurrency: 8
   })
 })
 
@@ -44,7 +51,14 @@ t.test('loadConfig: values from the environment', async (t) => {
     synchronous: 'NORMAL',
     bodyLimit: 2048,
     webhooksAllowLoopback: true,
-    portalSecureCookies: true
+    portalSecureCookies: true,
+    webhooksEnabled: true,
+    webhooksPollMs: 1000,
+    webhooksRetryBaseMs: 30_000,
+    webhooksRetryMaxMs: 3_600_000,
+    webhooksRetryWindowMs: 86_400_000,
+    webhooksTimeoutMs: 10_000,
+    webhooksConcurrency: 8
   })
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)
