@@ -1,13 +1,25 @@
 import { join } from 'node:path'
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import AutoLoad from '@fastify/autoload'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppConfig } from './plugins/config.js'
 import { generateRequestId } from './plugins/request-id.js'
+import { redactKeys } from './domain/redact.js'
 
 export interface AppOptions {
   config: AppConfig
+}
+
+/** Fastify's default request log fields, with any key pasted into the URL masked. */
+export function serializeRequest (request: FastifyRequest): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: redactKeys(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort
+  }
 }
 
 /** Fastify's own options: logging (keys and cookies redacted), limits, request ids. */
@@ -17,7 +29,8 @@ export function serverOptions (config: AppConfig): FastifyServerOptions {
       ? false
       : {
           level: config.logLevel,
-          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'], censor: '[redacted]' }
+          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'], censor: '[redacted]' },
+          serializers: { req: serializeRequest }
         },
     genReqId: generateRequestId,
     bodyLimit: config.bodyLimit,

@@ -1,12 +1,14 @@
 import { cpus } from 'node:os'
 import { readScenario } from './scenarios/read.js'
+import { pagingScenario } from './scenarios/paging.js'
+import { webhooksScenario } from './scenarios/webhooks.js'
 import { clockScenario } from './scenarios/clock.js'
 import { timesheetsScenario } from './scenarios/timesheets.js'
 import { tempDir, type Figure, type Scenario } from './lib.js'
 
 // `npm run bench [scenario …]`: runs each scenario (all by default) against the compiled server
 // in separate processes and prints the figures. BENCH_QUICK=1 scales everything down.
-const SCENARIOS: Scenario[] = [readScenario, clockScenario, timesheetsScenario]
+const SCENARIOS: Scenario[] = [readScenario, clockScenario, timesheetsScenario, pagingScenario, webhooksScenario]
 
 function format (f: Figure): string {
   const value = f.unit === 'ratio' ? f.value.toFixed(2) : f.value >= 100 ? f.value.toFixed(0) : f.value.toFixed(2)

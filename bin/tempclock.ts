@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, realpathSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { openDatabase, type DatabaseHandle } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
+import { createPortalUser, disablePortalUser, listPortalUsers, type PortalUserRecord } from '../db/portal-users.js'
+import { generatePassword } from '../domain/passwords.js'
+import { createDemoAccount } from '../db/demo.js'
 import { parseScopeList } from '../domain/scopes.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 
@@ -16,6 +19,14 @@ export class CliError extends Error {}
 export interface CliIo {
   out: (text: string) => void
   err: (text: string) => void
+  /** all of standard input (for --password-stdin) */
+  readStdin?: () => Promise<string>
+}
+
+async function readProcessStdin (): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 interface GlobalOptions { json?: boolean, db?: string }
@@ -40,6 +51,13 @@ function describeAccount (a: AccountRecord): string {
   return `account ${a.id} "${a.name}" (timezone ${a.timezone}, API access ${a.api_enabled ? 'on' : 'off'})`
 }
 
+function userRows (users: PortalUserRecord[]): string {
+  return table([
+    ['ID', 'ACCOUNT', 'EMAIL', 'STATUS', 'LAST LOGIN', 'CREATED'],
+    ...users.map((u) => [String(u.id), String(u.account_id), u.email, u.status, u.last_login_at ?? 'never', u.created_at])
+  ])
+}
+
 function keyRows (keys: ApiKeyRecord[]): string {
   return table([
     ['ID', 'ACCOUNT', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'EXPIRES', 'LAST USED', 'LIMIT/MIN'],
@@ -50,12 +68,19 @@ function keyRows (keys: ApiKeyRecord[]): string {
 }
 
 export function buildCli (io: CliIo): Command {
+  // exitOverride before the subcommands are added, so they inherit it: a parse error in a
+  // subcommand then throws to runCli instead of calling process.exit itself
   const program = new Command('tempclock')
+    .exitOverride()
     .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
     .option('--json', 'machine-readable JSON output')
     .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own parse errors become the same single line as ours (scripts read one line)
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (text, write) => write(`tempclock: ${text.trim()} (run with --help for usage)\n`)
+    })
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>()
   const dbFile = (cmd: Command): string => globals(cmd).db ?? process.env.TEMPCLOCK_DB ?? './data/tempclock.db'
@@ -151,6 +176,67 @@ export function buildCli (io: CliIo): Command {
       print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
     })
 
+  const users = program.command('users').description('manage-portal users: account admins who see their account\'s API keys')
+  users.command('create')
+    .description('create an account admin; prints a one-time password unless --password-stdin')
+    .requiredOption('--account <id>', 'account id', positiveInt)
+    .requiredOption('--email <email>', 'the admin\'s email address (their sign-in name)')
+    .option('--password-stdin', 'read the password from standard input instead of generating one')
+    .action(async (opts: { account: number, email: string, passwordStdin?: boolean }, cmd: Command) => {
+      let password: string
+      let generated = false
+      if (opts.passwordStdin === true) {
+        // one trailing newline is what `echo` or a here-string adds, not part of the password
+        password = (await (io.readStdin ?? readProcessStdin)()).replace(/\r?\n$/, '')
+      } else {
+        password = generatePassword()
+        generated = true
+      }
+      const user = await withDb(cmd, async ({ db }) => await createPortalUser(db, { accountId: opts.account, email: opts.email, password })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      print(cmd, generated ? { ...user, password } : user, [
+        `Created portal user ${user.id} ${user.email} for account ${user.account_id}`,
+        ...(generated
+          ? [`  password: ${password}`, 'Give the password to the user now: it is shown only this once and cannot be recovered.']
+          : [])
+      ].join('\n'))
+    })
+  users.command('list')
+    .description('list portal users (never their passwords)')
+    .option('--account <id>', 'only this account', positiveInt)
+    .action(async (opts: { account?: number }, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listPortalUsers(db, opts.account))
+      print(cmd, all, all.length === 0 ? 'No portal users.' : userRows(all))
+    })
+  users.command('disable')
+    .description('disable a portal user and end their sessions (takes effect on their next request)')
+    .argument('<user_id>', 'user id (from users list)', positiveInt)
+    .action(async (id: number, _opts: unknown, cmd: Command) => {
+      const user = await withDb(cmd, async ({ db }) => await disablePortalUser(db, id))
+      if (user === undefined) throw new CliError(`no portal user with id ${id}`)
+      print(cmd, user, `Disabled portal user ${user.id} ${user.email} at ${user.disabled_at ?? ''}; their sessions have ended`)
+    })
+
+  program.command('demo')
+    .description('create a demo account with sample data (API on) and one full-access key, printed once')
+    .option('--name <name>', 'account name', 'TempClock Demo Staffing')
+    .option('--timezone <zone>', 'IANA time zone of the account', 'Europe/London')
+    .action(async (opts: { name: string, timezone: string }, cmd: Command) => {
+      const demo = await withDb(cmd, async ({ db }) => await createDemoAccount(db, { name: opts.name, timezone: opts.timezone })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      const base = `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`
+      const counts = Object.entries(demo.counts).map(([kind, n]) => `${n} ${kind.replace('_', ' ')}`).join(', ')
+      print(cmd, { account: demo.account, key_id: demo.keyId, key: demo.key, prefix: demo.keyPrefix, counts: demo.counts }, [
+        `Created demo ${describeAccount(demo.account)}`,
+        `  data:    ${counts}`,
+        `  key:     ${demo.key}   (full access, key id ${demo.keyId})`,
+        'Store the key now: it is shown only this once and cannot be recovered.',
+        '',
+        'Try it (with `npm start` running):',
+        `  curl -s "${base}/api/v1/workers.php?limit=3" -H "Authorization: Bearer ${demo.key}"`
+      ].join('\n'))
+    })
+
   program.command('migrate')
     .description('create or bring the database schema up to date')
     .action(async (_opts: unknown, cmd: Command) => {
@@ -169,6 +255,7 @@ export function buildCli (io: CliIo): Command {
     .argument('<file>', 'destination file')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const target = resolve(file)
+      mkdirSync(dirname(target), { recursive: true })
       const pages = await withDb(cmd, async ({ sqlite }) => {
         const result = await sqlite.backup(target)
         return result.totalPages
@@ -184,7 +271,7 @@ export async function runCli (argv: string[], io: CliIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t)
 }): Promise<number> {
-  const program = buildCli(io).exitOverride()
+  const program = buildCli(io)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return 0
