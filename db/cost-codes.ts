@@ -3,6 +3,7 @@ import { isUniqueViolation } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { CostCodeRow, Database } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
@@ -60,7 +61,7 @@ export class CostCodeStore {
 
   async create (accountId: number, body: CostCodeCreateBody): Promise<CostCodeRecord> {
     return await this.#mapConflicts(body.code, async () =>
-      await this.db.transaction().execute(async (trx) => await this.createIn(trx, accountId, body)))
+      await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body)))
   }
 
   /** The create, inside a transaction the caller owns. */
@@ -80,7 +81,7 @@ export class CostCodeStore {
 
   /** Partial update: only the fields given change. */
   async update (accountId: number, id: number, body: CostCodeUpdateBody): Promise<CostCodeRecord> {
-    return await this.#mapConflicts(body.code, async () => await this.db.transaction().execute(async (trx) => {
+    return await this.#mapConflicts(body.code, async () => await writeTransaction(this.db, async (trx) => {
       const current = await trx.selectFrom('cost_codes').select('id')
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Cost code ${id}`)

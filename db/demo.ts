@@ -154,7 +154,7 @@ function emailLocalPart (first: string, last: string): string {
 
 async function seedLocations (ctx: DemoContext): Promise<void> {
   const store = new LocationStore(ctx.trx)
-  for (const body of LOCATIONS) ctx.locations.push(await store.create(ctx.account.id, body))
+  for (const body of LOCATIONS) ctx.locations.push(await store.createIn(ctx.trx, ctx.account.id, body))
   ctx.counts.locations = ctx.locations.length
 }
 

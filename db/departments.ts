@@ -3,6 +3,7 @@ import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { Database, DepartmentRow } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 import { notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
@@ -43,7 +44,7 @@ export class DepartmentStore {
   }
 
   async create (accountId: number, body: DepartmentCreateBody): Promise<DepartmentRecord> {
-    return await this.db.transaction().execute(async (trx) => await this.createIn(trx, accountId, body))
+    return await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body))
   }
 
   /** The create, inside a transaction the caller owns. */
@@ -63,7 +64,7 @@ export class DepartmentStore {
 
   /** Partial update: only the fields given change. */
   async update (accountId: number, id: number, body: DepartmentUpdateBody): Promise<DepartmentRecord> {
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       const current = await trx.selectFrom('departments').select('id')
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Department ${id}`)

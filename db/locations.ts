@@ -3,6 +3,7 @@ import { isTimezone } from './accounts.js'
 import { containsText, paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { Database, LocationRow } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 import { notFound, validationError } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
@@ -63,6 +64,11 @@ export class LocationStore {
   }
 
   async create (accountId: number, body: LocationCreateBody): Promise<LocationRecord> {
+    return await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body))
+  }
+
+  /** The create, inside a transaction the caller owns (the demo seeds a whole account in one). */
+  async createIn (trx: Kysely<Database>, accountId: number, body: LocationCreateBody): Promise<LocationRecord> {
     const now = nowIso()
     const values = {
       account_id: accountId,
@@ -83,13 +89,13 @@ export class LocationStore {
       updated_at: now
     }
     checkLocationRules(values)
-    const row = await this.db.insertInto('locations').values(values).returningAll().executeTakeFirstOrThrow()
+    const row = await trx.insertInto('locations').values(values).returningAll().executeTakeFirstOrThrow()
     return toLocationRecord(row)
   }
 
   /** Partial update: only the fields given change. */
   async update (accountId: number, id: number, body: LocationUpdateBody): Promise<LocationRecord> {
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       const current = await trx.selectFrom('locations').selectAll()
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Location ${id}`)

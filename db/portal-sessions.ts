@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import { nowIso, toIsoSeconds } from '../domain/time.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { Database } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 
 /** Sessions end this long after sign-in, whatever happens in between. */
 export const SESSION_TTL_MS = 8 * 60 * 60 * 1000
@@ -60,7 +61,7 @@ export class PortalSessionStore {
     const token = generateToken()
     const now = toIsoSeconds(new Date(nowMs))
     const expiresAt = toIsoSeconds(new Date(nowMs + SESSION_TTL_MS))
-    await this.db.transaction().execute(async (trx) => {
+    await writeTransaction(this.db, async (trx) => {
       // expired rows are swept here rather than by a timer: sign-ins are rare and this is indexed
       await trx.deleteFrom('portal_sessions').where('expires_at', '<=', now).execute()
       await trx.insertInto('portal_sessions').values({
@@ -88,6 +89,6 @@ export class PortalSessionStore {
 
   async destroy (token: string): Promise<void> {
     if (!SESSION_TOKEN_PATTERN.test(token)) return
-    await this.db.deleteFrom('portal_sessions').where('id', '=', hashSessionToken(token)).execute()
+    await writeTransaction(this.db, async (trx) => await trx.deleteFrom('portal_sessions').where('id', '=', hashSessionToken(token)).execute())
   }
 }

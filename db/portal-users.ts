@@ -3,6 +3,7 @@ import { nowIso } from '../domain/time.js'
 import { DUMMY_PASSWORD_HASH, hashPassword, passwordProblem, verifyPassword } from '../domain/passwords.js'
 import { findAccount } from './accounts.js'
 import type { Database, PortalUserRow } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 
 /** What the operator sees of a portal user: never the password hash. */
 export interface PortalUserRecord {
@@ -88,7 +89,7 @@ export async function listPortalUsers (db: Kysely<Database>, accountId?: number)
  * if there is none. Disabling twice keeps the first time.
  */
 export async function disablePortalUser (db: Kysely<Database>, id: number): Promise<PortalUserRecord | undefined> {
-  return await db.transaction().execute(async (trx) => {
+  return await writeTransaction(db, async (trx) => {
     const now = nowIso()
     await trx.updateTable('portal_users').set({ disabled_at: now, updated_at: now })
       .where('id', '=', id).where('disabled_at', 'is', null).execute()
@@ -110,5 +111,5 @@ export async function authenticatePortalUser (db: Kysely<Database>, email: strin
 }
 
 export async function recordPortalLogin (db: Kysely<Database>, userId: number): Promise<void> {
-  await db.updateTable('portal_users').set({ last_login_at: nowIso() }).where('id', '=', userId).execute()
+  await writeTransaction(db, async (trx) => await trx.updateTable('portal_users').set({ last_login_at: nowIso() }).where('id', '=', userId).execute())
 }

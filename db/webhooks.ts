@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely'
 import { recordEvent } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, WebhookDeliveryRow, WebhookSubscriptionRow } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
 import { nowIso, toIsoSeconds } from '../domain/time.js'
 import { checkWebhookUrl, type AddressPolicy } from '../domain/webhook-address.js'
@@ -50,7 +51,7 @@ function normaliseEvents (events: readonly string[]): string[] {
 }
 
 /** Gives up a subscription's pending deliveries (it was deactivated or deleted). */
-async function cancelPending (trx: Transaction<Database>, subscriptionId: number, reason: string, now: string): Promise<void> {
+async function cancelPending (trx: Kysely<Database>, subscriptionId: number, reason: string, now: string): Promise<void> {
   await trx.updateTable('webhook_deliveries')
     .set({ status: 'failed', last_error: reason, updated_at: now })
     .where('subscription_id', '=', subscriptionId).where('status', '=', 'pending')
@@ -92,7 +93,7 @@ export class WebhookStore {
   async create (accountId: number, body: WebhookCreateBody): Promise<WebhookCreatedRecord> {
     const url = checkWebhookUrl(body.url, this.policy)
     const now = nowIso()
-    const row = await this.db.insertInto('webhook_subscriptions').values({
+    const row = await writeTransaction(this.db, async (trx) => await trx.insertInto('webhook_subscriptions').values({
       account_id: accountId,
       url,
       events: JSON.stringify(normaliseEvents(body.events)),
@@ -102,14 +103,14 @@ export class WebhookStore {
       created_at: now,
       updated_at: now,
       deleted_at: null
-    }).returningAll().executeTakeFirstOrThrow()
+    }).returningAll().executeTakeFirstOrThrow())
     return { ...toWebhookRecord(row), secret: row.secret }
   }
 
   /** Partial update. Deactivating gives up the pending deliveries: an inactive endpoint gets nothing. */
   async update (accountId: number, id: number, body: WebhookUpdateBody): Promise<WebhookRecord> {
     const url = body.url === undefined ? undefined : checkWebhookUrl(body.url, this.policy)
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       const now = nowIso()
@@ -129,7 +130,7 @@ export class WebhookStore {
 
   /** Deletes a subscription (it disappears from the API) and gives up its pending deliveries. */
   async delete (accountId: number, id: number): Promise<WebhookRecord> {
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       const now = nowIso()
@@ -142,7 +143,7 @@ export class WebhookStore {
 
   /** Records a `ping` event addressed to this one subscription; returns the event id. */
   async ping (accountId: number, id: number): Promise<number> {
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       if (current.active !== 1) throw conflict('webhook_inactive', `Webhook ${id} is inactive; activate it before pinging`)

@@ -4,6 +4,7 @@ import { isUniqueViolation, requireOwned } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { Database, WorkerRow } from './types.js'
+import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
@@ -112,7 +113,7 @@ export class WorkerStore {
   /** Creates a worker and its `worker_created` event in one transaction. */
   async create (accountId: number, body: WorkerCreateBody): Promise<WorkerRecord> {
     return await this.#mapConflicts(body.employee_ref, async () =>
-      await this.db.transaction().execute(async (trx) => await this.createIn(trx, accountId, body)))
+      await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body)))
   }
 
   /**
@@ -143,7 +144,7 @@ export class WorkerStore {
 
   /** Partial update: only the fields given change; writes `worker_updated` in the same transaction. */
   async update (accountId: number, id: number, body: WorkerUpdateBody): Promise<WorkerRecord> {
-    return await this.#mapConflicts(body.employee_ref, async () => await this.db.transaction().execute(async (trx) => {
+    return await this.#mapConflicts(body.employee_ref, async () => await writeTransaction(this.db, async (trx) => {
       const current = await trx.selectFrom('workers').select('id')
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Worker ${id}`)

@@ -1,0 +1,53 @@
+import { join } from 'node:path'
+import t from 'tap'
+import { openDatabase } from '../db/connection.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { createAccount } from '../db/accounts.js'
+import { createApiKey } from '../db/api-keys.js'
+import { startServer } from './helper.js'
+
+// Record PUTs read the row, then write it. In a deferred transaction, a second process that wrote
+// in between makes the write fail at once with SQLITE_BUSY (a 500); writeTransaction's
+// BEGIN IMMEDIATE makes it wait for the lock instead.
+t.test('concurrent read-then-write PUTs and POSTs from two server processes on one file: never a 500', async (t) => {
+  const file = join(t.testdir(), 'two.db')
+  const handle = openDatabase({ file })
+  await migrateToLatest(handle.db)
+  const account = await createAccount(handle.db, { name: 'Two', apiEnabled: true })
+  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 100_000 })
+  await handle.close()
+
+  const [a, b] = await Promise.all([startServer(file), startServer(file)])
+  t.teardown(async () => { await a.stop(); await b.stop() })
+  const send = async (server: typeof a, method: string, path: string, body: unknown): Promise<{ status: number, body: any }> => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body)
+    })
+    return { status: res.status, body: await res.json() }
+  }
+
+  const location = (await send(a, 'POST', '/api/v1/locations.php', { name: 'Depot' })).body.data.id as number
+  const department = (await send(a, 'POST', '/api/v1/departments.php', { name: 'Dept' })).body.data.id as number
+  const worker = (await send(a, 'POST', '/api/v1/workers.php', { first_name: 'A', last_name: 'B' })).body.data.id as number
+
+  const N = 40
+  const results = await Promise.all(Array.from({ length: N }, async (_, i) => {
+    const server = i % 2 === 0 ? a : b
+    switch (i % 4) {
+      case 0: return await send(server, 'PUT', `/api/v1/locations.php?id=${location}`, { city: `City ${i}` })
+      case 1: return await send(server, 'PUT', `/api/v1/workers.php?id=${worker}`, { last_name: `B${i}`, location_id: location })
+      case 2: return await send(server, 'PUT', `/api/v1/departments.php?id=${department}`, { name: `Dept ${i}`, location_id: location })
+      default: return await send(server, 'POST', '/api/v1/cost-codes.php', { code: `C${i}`, name: `Code ${i}` })
+    }
+  }))
+  const failures = results.filter((r) => r.status !== 200 && r.status !== 201)
+  t.same(failures, [], 'every write succeeded')
+  t.equal(results.filter((r) => r.status === 200).length, N - N / 4)
+  t.equal(results.filter((r) => r.status === 201).length, N / 4)
+
+  const codes = await send(b, 'GET', '/api/v1/cost-codes.php', undefined)
+  t.equal(codes.status, 200)
+  t.equal(codes.body.data.length, N / 4, 'every created cost code is there')
+})
