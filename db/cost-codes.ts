@@ -102,7 +102,7 @@ export class CostCodeStore {
     try {
       return await write()
     } catch (err) {
-      if (isUniqueViolation(err, 'cost_codes', 'code')) throw codeTaken(code ?? '')
+      if (isUniqueViolation(err, 'cost_codes.code')) throw codeTaken(code ?? '')
       throw err
     }
   }

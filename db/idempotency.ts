@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database, IdempotencyKeyRow } from './types.js'
-import { compileOnce, writeTransaction, type Compiled } from './write-transaction.js'
+import { compileOnce, type Compiled } from './precompiled.js'
+import { writeTransaction } from './write-transaction.js'
 import { toIsoSeconds } from '../domain/time.js'
 
 /** how long a stored response is replayed */

@@ -24,13 +24,16 @@ export async function requireOwned (db: Kysely<Database>, table: ReferencedTable
 }
 
 /**
- * Whether `err` is SQLite's UNIQUE-constraint failure on `table.column` (better-sqlite3 reports
- * "UNIQUE constraint failed: workers.account_id, workers.employee_ref"). A pre-check gives the
- * friendly 409; this catches the race where another writer (the CLI, another process) got there
- * between the check and the insert, so that case is a 409 too and never a 500.
+ * Whether `err` is SQLite's UNIQUE-constraint failure, on `column` ("table.column") when given:
+ * better-sqlite3 reports "UNIQUE constraint failed: workers.account_id, workers.employee_ref".
+ * Without `column`, any UNIQUE violation (the clock's partial "one open entry" index).
+ * A pre-check gives the friendly 409; this catches the race where another writer (the CLI,
+ * another process) got there between the check and the insert, so that case is a 409 too and
+ * never a 500.
  */
-export function isUniqueViolation (err: unknown, table: string, column: string): boolean {
+export function isUniqueViolation (err: unknown, column?: `${string}.${string}`): boolean {
   if (typeof err !== 'object' || err === null) return false
   const { code, message } = err as { code?: unknown, message?: unknown }
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes(`${table}.${column}`)
+  if (code !== 'SQLITE_CONSTRAINT_UNIQUE') return false
+  return column === undefined || (typeof message === 'string' && message.includes(column))
 }

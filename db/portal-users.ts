@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import { nowIso } from '../domain/time.js'
 import { DUMMY_PASSWORD_HASH, hashPassword, passwordProblem, verifyPassword } from '../domain/passwords.js'
 import { findAccount } from './accounts.js'
+import { isUniqueViolation } from './integrity.js'
 import type { Database, PortalUserRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
 
@@ -73,7 +74,7 @@ export async function createPortalUser (
     return toPortalUserRecord(row)
   } catch (err) {
     // another process created the same email between the check and the insert
-    if (err instanceof Error && /UNIQUE constraint failed/.test(err.message)) throw new Error(`a portal user with email ${email} already exists`)
+    if (isUniqueViolation(err, 'portal_users.email')) throw new Error(`a portal user with email ${email} already exists`)
     throw err
   }
 }

@@ -164,7 +164,7 @@ export class WorkerStore {
     try {
       return await write()
     } catch (err) {
-      if (isUniqueViolation(err, 'workers', 'employee_ref')) throw employeeRefTaken(ref ?? '')
+      if (isUniqueViolation(err, 'workers.employee_ref')) throw employeeRefTaken(ref ?? '')
       throw err
     }
   }

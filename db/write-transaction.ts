@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Compilable, type Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.js'
 
 /** the most write units one commit carries */
@@ -120,25 +120,4 @@ export async function writeTransaction<T> (db: Kysely<Database>, fn: (trx: Kysel
     batchers.set(db, batcher)
   }
   return await batcher.run(fn)
-}
-
-/** A query compiled once, run on any executor (a transaction's or the pool's) with new parameters. */
-export interface Compiled<Row> {
-  all (on: Kysely<Database>, ...parameters: unknown[]): Promise<Row[]>
-  first (on: Kysely<Database>, ...parameters: unknown[]): Promise<Row | undefined>
-}
-
-export function compileOnce<Row> (query: Compilable<Row>): Compiled<Row> {
-  const compiled: CompiledQuery<Row> = query.compile()
-  const arity = compiled.parameters.length
-  const all = async (on: Kysely<Database>, ...parameters: unknown[]): Promise<Row[]> => {
-    if (parameters.length !== arity) throw new Error(`compiled query takes ${arity} parameters, got ${parameters.length}`)
-    return (await on.executeQuery<Row>({ ...compiled, parameters })).rows
-  }
-  return { all, first: async (on, ...parameters) => (await all(on, ...parameters))[0] }
-}
-
-/** better-sqlite3's error for a UNIQUE violation (the partial "one open entry" index among them). */
-export function isUniqueViolation (err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE'
 }
