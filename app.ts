@@ -51,6 +51,8 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify, opts) {
   })
   await fastify.register(AutoLoad, {
     dir: join(import.meta.dirname, 'routes'),
+    // a helper the route files import, not a plugin
+    ignorePattern: /^record-routes\./,
     autoHooks: true,
     cascadeHooks: true,
     options: opts

@@ -1,0 +1,98 @@
+import type { FastifyPluginAsyncTypebox, Static, TObject, TSchema } from '@fastify/type-provider-typebox'
+import type { Kysely } from 'kysely'
+import type { Page } from '../db/paging.js'
+import type { Database } from '../db/types.js'
+import type { Scope } from '../domain/scopes.js'
+import { IdQuery, OneOrListResponse, OneResponse, errorResponses, type Paging } from '../schemas/common.js'
+
+/** What a reference-data store offers the HTTP layer; every call is within one account. */
+export interface RecordStore<Rec, Filters, Create, Update> {
+  get (accountId: number, id: number): Promise<Rec>
+  list (accountId: number, filters: Filters, paging: Paging): Promise<Page<Rec>>
+  create (accountId: number, body: Create): Promise<Rec>
+  update (accountId: number, id: number, body: Update): Promise<Rec>
+}
+
+export interface RecordRoutes<R extends TSchema, Q extends TObject, C extends TSchema, U extends TSchema, Filters> {
+  /** e.g. '/locations.php' */
+  url: string
+  /** the record in the OpenAPI summaries: singular with its article, and plural */
+  name: { one: string, many: string }
+  /** what GET needs; POST and PUT need a full-access key */
+  readScope: Scope
+  tags: string[]
+  record: R
+  /** GET's querystring: `id`, the list filters and `ListQuery`'s paging fields */
+  query: Q
+  create: C
+  update: U
+  /** OpenAPI descriptions of the writes (the webhook event each sends) */
+  descriptions?: { create?: string, update?: string }
+  store: (db: Kysely<Database>) => RecordStore<Static<R>, Filters, Static<C>, Static<U>>
+  /** the list filters taken from GET's querystring */
+  filters: (query: Static<Q>) => Filters
+}
+
+/**
+ * The routes of one reference-data resource (locations, workers, departments, cost codes), all on
+ * one URL: GET one (`?id=`) or a page, POST creates (201), PUT `?id=` updates the fields given.
+ * Each routes/api/v1 file calls this with its own names, scope, schemas and store. Not autoloaded
+ * (app.ts ignores this file): it is a helper of the route files, not a plugin.
+ */
+export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSchema, U extends TSchema, Filters> (
+  spec: RecordRoutes<R, Q, C, U, Filters>
+): FastifyPluginAsyncTypebox {
+  const { url, name, readScope, tags, record, query, create, update, descriptions = {} } = spec
+  // widened to TSchema: the reply types of a generic record do not resolve; the store's types
+  // (tied to the schemas in RecordRoutes) are what is checked
+  const one: TSchema = OneResponse(record)
+  const oneOrList: TSchema = OneOrListResponse(record)
+  return async (fastify) => {
+    const store = spec.store(fastify.db)
+
+    fastify.get(url, {
+      config: { scope: readScope },
+      schema: {
+        tags,
+        summary: `List ${name.many}, or get one with ?id=`,
+        querystring: query,
+        response: { 200: oneOrList, ...errorResponses }
+      }
+    }, async (request) => {
+      const accountId = request.apiKey!.accountId
+      const params = request.query as Static<Q> & Paging & { id?: number }
+      if (params.id !== undefined) return { data: await store.get(accountId, params.id) }
+      const { limit, offset, after_id: afterId, updated_since: updatedSince } = params
+      const page = await store.list(accountId, spec.filters(params), { limit, offset, after_id: afterId, updated_since: updatedSince })
+      return { data: page.rows, pagination: page.pagination }
+    })
+
+    fastify.post(url, {
+      config: { scope: 'full' },
+      schema: {
+        tags,
+        summary: `Create ${name.one}`,
+        ...(descriptions.create === undefined ? {} : { description: descriptions.create }),
+        body: create,
+        response: { 201: one, ...errorResponses }
+      }
+    }, async (request, reply) => {
+      const created = await store.create(request.apiKey!.accountId, request.body as Static<C>)
+      return await reply.code(201).send({ data: created })
+    })
+
+    fastify.put(url, {
+      config: { scope: 'full' },
+      schema: {
+        tags,
+        summary: `Update ${name.one} (partial)`,
+        ...(descriptions.update === undefined ? {} : { description: descriptions.update }),
+        querystring: IdQuery,
+        body: update,
+        response: { 200: one, ...errorResponses }
+      }
+    }, async (request) => {
+      return { data: await store.update(request.apiKey!.accountId, request.query.id, request.body as Static<U>) }
+    })
+  }
+}
