@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import type { Kysely } from 'kysely'
 import { recordEvent } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, WebhookDeliveryRow, WebhookSubscriptionRow } from './types.js'
@@ -187,7 +187,7 @@ export class WebhookOutbox {
     // the idle poll costs one indexed read, not a transaction that holds the connection
     const any = await this.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst()
     if (any === undefined) return 0
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       const events = await trx.selectFrom('events').select(['id', 'account_id', 'type', 'payload'])
         .where('dispatched_at', 'is', null).orderBy('id').limit(batch).execute()
       if (events.length === 0) return 0
@@ -250,7 +250,7 @@ export class WebhookOutbox {
         .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs).limit(1).executeTakeFirst()
       if (any === undefined) return []
     }
-    return await this.db.transaction().execute(async (trx) => {
+    return await writeTransaction(this.db, async (trx) => {
       for (const outcome of outcomes) await applyOutcome(trx, outcome)
       if (limit <= 0) return []
       let due = trx.selectFrom('webhook_deliveries').select('id')
@@ -303,7 +303,7 @@ export type AttemptOutcome =
   /** abandoned at shutdown: not counted, due again at once (after a restart) */
   | { kind: 'released', id: number, atMs: number }
 
-async function applyOutcome (trx: Transaction<Database>, outcome: AttemptOutcome): Promise<void> {
+async function applyOutcome (trx: Kysely<Database>, outcome: AttemptOutcome): Promise<void> {
   const at = toIsoSeconds(new Date(outcome.atMs))
   const row = trx.updateTable('webhook_deliveries')
   switch (outcome.kind) {

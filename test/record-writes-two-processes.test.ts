@@ -9,7 +9,7 @@ import { startServer } from './helper.js'
 // Record PUTs read the row, then write it. In a deferred transaction, a second process that wrote
 // in between makes the write fail at once with SQLITE_BUSY (a 500); writeTransaction's
 // BEGIN IMMEDIATE makes it wait for the lock instead.
-t.test('concurrent read-then-write PUTs and POSTs from two server processes on one file: never a 500', async (t) => {
+t.test('concurrent read-then-write PUTs and POSTs from two server processes on one file: never a 500, no failed webhook loop pass', async (t) => {
   const file = join(t.testdir(), 'two.db')
   const handle = openDatabase({ file })
   await migrateToLatest(handle.db)
@@ -19,6 +19,8 @@ t.test('concurrent read-then-write PUTs and POSTs from two server processes on o
 
   const [a, b] = await Promise.all([startServer(file), startServer(file)])
   t.teardown(async () => { await a.stop(); await b.stop() })
+  let logs = ''
+  for (const server of [a, b]) server.process.stdout!.on('data', (chunk: Buffer) => { logs += chunk.toString() })
   const send = async (server: typeof a, method: string, path: string, body: unknown): Promise<{ status: number, body: any }> => {
     const res = await fetch(`${server.url}${path}`, {
       method,
@@ -50,4 +52,17 @@ t.test('concurrent read-then-write PUTs and POSTs from two server processes on o
   const codes = await send(b, 'GET', '/api/v1/cost-codes.php', undefined)
   t.equal(codes.status, 200)
   t.equal(codes.body.data.length, N / 4, 'every created cost code is there')
+
+  // both webhook loops fanned the worker events out (read, then mark dispatched) without an error
+  const waitMs = Date.now() + 5000
+  for (;;) {
+    const pending = await send(a, 'GET', '/api/v1/workers.php', undefined) // a read that lets the loops run
+    t.equal(pending.status, 200)
+    const check = openDatabase({ file })
+    const left = await check.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).execute()
+    await check.close()
+    if (left.length === 0 || Date.now() > waitMs) { t.equal(left.length, 0, 'every event fanned out'); break }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.notMatch(logs, /webhook dispatcher pass failed|SQLITE_BUSY/, 'no loop pass failed')
 })
