@@ -141,7 +141,7 @@ t.test('on a real socket', async (t) => {
     t.match(res.type, /^application\/json/)
     t.match(JSON.parse(res.body), { error: true, status: 413, code: 'payload_too_large' })
     const list = await fetch(`${server.url}/api/v1/locations.php`, { headers: bearer(key) })
-    t.equal((await list.json()).pagination.total, 0, 'nothing was stored')
+    t.equal(((await list.json()) as { pagination: { total: number } }).pagination.total, 0, 'nothing was stored')
   })
 
   await t.test('a chunked body within the limit is accepted', async (t) => {
@@ -152,6 +152,6 @@ t.test('on a real socket', async (t) => {
       duplex: 'half'
     } as RequestInit)
     t.equal(res.status, 201)
-    t.equal((await res.json()).data.name, 'Chunked site')
+    t.equal(((await res.json()) as { data: { name: string } }).data.name, 'Chunked site')
   })
 })
