@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { isScope, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
 import { findAccount } from './accounts.js'
@@ -131,10 +131,24 @@ export interface KeyAuthRow {
   api_enabled: number
 }
 
+/** Bounded so a flood of distinct valid keys cannot grow memory; unknown keys are never cached. */
+const AUTH_CACHE_LIMIT = 10_000
+
+/**
+ * The key lookup on every request. Rows are cached by key hash, and the cache is dropped whenever
+ * the database may have changed under it: SQLite's `data_version` moves when any OTHER connection
+ * (the operator CLI, another server process) commits, and `total_changes()` moves when this
+ * connection writes. Checking both is one cheap statement, so a revocation, an expiry change or
+ * API access switched off still takes effect on the very next request, from any process.
+ * Expiry itself is compared with the clock on every request.
+ */
 export class ApiKeyStore {
   readonly #byHash: Precompiled<KeyAuthRow>
   readonly #touch: Precompiled<unknown>
+  readonly #version: Precompiled<{ data_version: number | null, changes: number }>
   readonly #scopesCache = new Map<string, Scope[]>()
+  readonly #rows = new Map<string, KeyAuthRow>()
+  #seenVersion = ''
 
   constructor (db: Kysely<Database>) {
     this.#byHash = precompile(db, db.selectFrom('api_keys')
@@ -143,10 +157,28 @@ export class ApiKeyStore {
         'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
       .where('api_keys.key_hash', '=', ''))
     this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
+    this.#version = precompile(db, db.selectNoFrom((eb) => [
+      eb.selectFrom(sql<{ data_version: number }>`pragma_data_version()`.as('v')).select('v.data_version').as('data_version'),
+      sql<number>`total_changes()`.as('changes')
+    ]))
   }
 
   async findByKey (key: string): Promise<KeyAuthRow | undefined> {
-    return await this.#byHash.first(hashApiKey(key))
+    const hash = hashApiKey(key)
+    const version = await this.#version.first()
+    const stamp = `${version?.data_version ?? 0}:${version?.changes ?? 0}`
+    if (stamp !== this.#seenVersion) {
+      this.#rows.clear()
+      this.#seenVersion = stamp
+    }
+    const cached = this.#rows.get(hash)
+    if (cached !== undefined) return cached
+    const row = await this.#byHash.first(hash)
+    if (row !== undefined) {
+      if (this.#rows.size >= AUTH_CACHE_LIMIT) this.#rows.clear()
+      this.#rows.set(hash, row)
+    }
+    return row
   }
 
   /** Scope lists are a handful of distinct JSON strings: parse each once. */
@@ -163,6 +195,9 @@ export class ApiKeyStore {
   /** Records use at most once per LAST_USED_RESOLUTION_MS per key, not a write per request. */
   async touch (row: KeyAuthRow, nowMs: number): Promise<void> {
     if (row.last_used_at !== null && nowMs - Date.parse(row.last_used_at) < LAST_USED_RESOLUTION_MS) return
-    await this.#touch.execute(new Date(nowMs).toISOString().slice(0, 19) + 'Z', row.id)
+    const now = new Date(nowMs).toISOString().slice(0, 19) + 'Z'
+    // concurrent requests of the same key share the cached row: mark it first so only one writes
+    row.last_used_at = now
+    await this.#touch.execute(now, row.id)
   }
 }

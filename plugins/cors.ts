@@ -1,24 +1,39 @@
 import fp from 'fastify-plugin'
-import cors, { type FastifyCorsOptions } from '@fastify/cors'
+import cors from '@fastify/cors'
+import { ApiError } from '../domain/errors.js'
 
-const API_CORS: FastifyCorsOptions = {
-  origin: '*',
-  methods: ['GET', 'POST', 'PUT', 'DELETE'],
-  allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
-  exposedHeaders: ['X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'WWW-Authenticate'],
-  credentials: false,
-  maxAge: 600
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** @fastify/cors reads this: false switches CORS off for the route */
+    cors?: false
+  }
 }
-const NO_CORS: FastifyCorsOptions = { origin: false }
+
+const API_PREFIX = '/api/'
 
 // The API is open to every origin (keys are bearer tokens, never cookies); nothing else is
-// (the portal). Registered first so a preflight is answered before any authentication, and the
-// headers are set in onRequest so they stay on every error response too.
+// (the portal, health checks, docs). Static options keep the per-request cost low; non-API routes
+// switch CORS off in their route config, and preflights for non-API paths are refused before the
+// CORS hook can answer them. Registered before authentication, and the headers are set in
+// onRequest, so every API error response carries them too.
 export default fp(async function corsPlugin (fastify) {
+  fastify.addHook('onRoute', (route) => {
+    if (route.url !== '*' && !route.url.startsWith(API_PREFIX)) route.config = { ...route.config, cors: false }
+  })
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    if (request.method === 'OPTIONS' && !request.url.startsWith(API_PREFIX)) {
+      done(new ApiError(404, 'not_found', 'Cross-origin requests are only served under /api/'))
+      return
+    }
+    done()
+  })
   await fastify.register(cors, {
     hook: 'onRequest',
-    delegator: (request, callback) => {
-      callback(null, request.url.startsWith('/api/') ? API_CORS : NO_CORS)
-    }
+    origin: '*',
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+    exposedHeaders: ['X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'WWW-Authenticate'],
+    credentials: false,
+    maxAge: 600
   })
 }, { name: 'cors' })

@@ -125,3 +125,35 @@ t.test('the app refuses to start when an /api route declares no scope', async (t
   await t.rejects(app2.ready(), /unknown scope/)
   await app2.close().catch(() => {})
 })
+
+t.test('a cached key is re-checked after any write, from this connection or another', async (t) => {
+  const { join } = await import('node:path')
+  const { openDatabase } = await import('../db/connection.js')
+  const dir = t.testdir()
+  const app = await buildTestApp(t, { dbPath: join(dir, 'auth.db') })
+  const account = await createTestAccount(app)
+  const one = await createTestKey(app, account.id)
+  const two = await createTestKey(app, account.id)
+  const get = async (key: string) => await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
+
+  t.equal((await get(one.key)).statusCode, 200)
+  t.equal((await get(one.key)).statusCode, 200, 'served from the cache')
+  await app.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', one.id).execute()
+  t.equal((await get(one.key)).json().code, 'api_key_revoked', 'a write on this connection drops the cache')
+
+  t.equal((await get(two.key)).statusCode, 200)
+  const other = openDatabase({ file: join(dir, 'auth.db') })
+  t.teardown(async () => { await other.close() })
+  await other.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', two.id).execute()
+  t.equal((await get(two.key)).json().code, 'api_key_revoked', 'a commit by another connection drops the cache')
+
+  t.equal((await get(account.key)).statusCode, 200)
+  await other.db.updateTable('accounts').set({ api_enabled: 0 }).where('id', '=', account.id).execute()
+  t.equal((await get(account.key)).json().code, 'api_access_disabled')
+
+  const soon = await createTestKey(app, account.id, { expiresAt: new Date(Date.now() + 3000).toISOString().slice(0, 19) + 'Z' })
+  await other.db.updateTable('accounts').set({ api_enabled: 1 }).where('id', '=', account.id).execute()
+  t.equal((await get(soon.key)).statusCode, 200)
+  await new Promise((resolve) => setTimeout(resolve, 3100))
+  t.equal((await get(soon.key)).json().code, 'api_key_expired', 'expiry is checked against the clock on every request')
+})
