@@ -116,13 +116,13 @@ t.test('the app refuses to start when an /api route declares no scope', async (t
   const app = Fastify(serverOptions(testConfig()))
   await app.register(rootPlugin, { config: testConfig() })
   app.register(async (f) => { f.get('/api/v1/unguarded.php', async () => ({ data: 1 })) })
-  await t.rejects(app.ready(), /declares no scope/)
+  await t.rejects(async () => { await app.ready() }, /declares no scope/)
   await app.close().catch(() => {})
 
   const app2 = Fastify(serverOptions(testConfig()))
   await app2.register(rootPlugin, { config: testConfig() })
   app2.register(async (f) => { f.get('/api/v1/typo.php', { config: { scope: 'worker:read' as 'workers:read' } }, async () => ({ data: 1 })) })
-  await t.rejects(app2.ready(), /unknown scope/)
+  await t.rejects(async () => { await app2.ready() }, /unknown scope/)
   await app2.close().catch(() => {})
 })
 

@@ -10,9 +10,9 @@ import type { Scope } from '../domain/scopes.js'
 
 export const ROOT = join(import.meta.dirname, '..')
 
+/** The part of a tap Test the helpers use. */
 interface TapLike {
   after: (fn: () => unknown) => void
-  testdir?: (fixture?: unknown) => string
 }
 
 /** A fresh app on its own in-memory database, closed when the test ends. */
