@@ -91,7 +91,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
 
 /** Test and embedding default: the server's config with overrides. */
 export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
-  return { ...loadConfig({}), dbPath: ':memory:', logLevel: 'silent', ...overrides }
+  const config = loadConfig({})
+  // no load shedding in tests unless a test asks for it: a busy CI machine is not an overload
+  const overload = { ...config.overload, maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 }
+  return { ...config, dbPath: ':memory:', logLevel: 'silent', overload, ...overrides }
 }
 
 export default fp(async function configPlugin (fastify, opts: { config?: AppConfig }) {

@@ -14,6 +14,10 @@ export default fp(async function underPressurePlugin (fastify) {
   const { maxEventLoopDelayMs, maxHeapUsedBytes, maxRssBytes, retryAfterS, sampleIntervalMs } = fastify.config.overload
   const overloaded = new ApiError(503, 'overloaded',
     `The server is overloaded; retry in ${retryAfterS} seconds`, { 'retry-after': String(retryAfterS) })
+  // the first samples after start measure the start-up itself (compiling every route's schemas
+  // blocks the loop for a while): shedding begins once the sampler has seen a normal interval
+  let sheddingFrom = Infinity
+  fastify.addHook('onReady', async () => { sheddingFrom = Date.now() + 2 * sampleIntervalMs })
   await fastify.register(underPressure, {
     maxEventLoopDelay: maxEventLoopDelayMs,
     maxHeapUsedBytes,
@@ -22,7 +26,7 @@ export default fp(async function underPressurePlugin (fastify) {
     retryAfter: retryAfterS,
     // a rejected promise reaches the error handler, which sends the envelope and the header
     pressureHandler: async (request: FastifyRequest) => {
-      if (NEVER_SHED.has(request.url)) return
+      if (NEVER_SHED.has(request.url) || Date.now() < sheddingFrom) return
       throw overloaded
     }
   })

@@ -155,7 +155,9 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
   }
 
   const fingerprint = new Fingerprint(app)
-  const perRoute = Math.max(30, Math.floor(TOTAL_RUNS / routes.length))
+  // HEAD routes answer like their GET: a fifth of the runs each
+  const weight = routes.reduce((sum, r) => sum + (r.method === 'HEAD' ? 0.2 : 1), 0)
+  const perRoute = Math.max(30, Math.floor(TOTAL_RUNS / weight))
   let requests = 0
   const statusCounts = new Map<number, number>()
 
@@ -252,5 +254,5 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
     }
   }
   t.comment(`fuzz seed ${SEED}: ${requests} requests; statuses ${abbreviate(Object.fromEntries([...statusCounts].sort((x, y) => x[0] - y[0])))}`)
-  t.ok(requests >= Math.min(TOTAL_RUNS, routes.length * 30) * 0.9, 'ran the requested number of requests')
+  t.ok(requests >= Math.min(TOTAL_RUNS, routes.length * 30) * 0.95, `ran about FUZZ_RUNS=${TOTAL_RUNS} requests`)
 })

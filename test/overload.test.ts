@@ -68,6 +68,7 @@ t.test('a lagging event loop sheds load, and the server recovers when it catches
 t.test('overload and timeout settings are validated at start', async (t) => {
   t.equal(loadConfig({}).overload.maxEventLoopDelayMs, 1000)
   t.equal(loadConfig({}).headersTimeoutMs, 10_000)
+  t.equal(testConfig().overload.maxEventLoopDelayMs, 0, 'tests shed nothing unless they ask')
   t.equal(loadConfig({ TEMPCLOCK_MAX_RSS_MB: '0' }).overload.maxRssBytes, 0, '0 turns a check off')
   t.throws(() => loadConfig({ TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS: 'soon' }), /TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS must be a whole number/)
   t.throws(() => loadConfig({ TEMPCLOCK_RETRY_AFTER_S: '0' }), /TEMPCLOCK_RETRY_AFTER_S must be/)
