@@ -96,6 +96,10 @@ export interface LoadResult {
   requestsPerSecond: number
   p99Ms: number
   non2xx: number
+  /** 5xx answers (503 `overloaded` when the server sheds load) */
+  serverErrors: number
+  /** requests answered */
+  total: number
   errors: number
 }
 
@@ -114,6 +118,8 @@ export async function load (options: { url: string, headers?: Record<string, str
     requestsPerSecond: result.requests.average,
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
+    serverErrors: result['5xx'],
+    total: result.requests.total,
     errors: result.errors + result.timeouts
   }
 }
