@@ -1,14 +1,26 @@
 import { join } from 'node:path'
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import type { Server } from 'node:http'
 import AutoLoad from '@fastify/autoload'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppConfig } from './plugins/config.js'
 import { generateRequestId } from './plugins/request-id.js'
+import { redactKeys } from './domain/redact.js'
 
 export interface AppOptions {
   config: AppConfig
+}
+
+/** Fastify's default request log fields, with any key pasted into the URL masked. */
+export function serializeRequest (request: FastifyRequest): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: redactKeys(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort
+  }
 }
 
 /** Fastify's own options: logging (keys and cookies redacted), limits, request ids. */
@@ -18,7 +30,8 @@ export function serverOptions (config: AppConfig): FastifyHttpOptions<Server> {
       ? false
       : {
           level: config.logLevel,
-          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'], censor: '[redacted]' }
+          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'], censor: '[redacted]' },
+          serializers: { req: serializeRequest }
         },
     genReqId: generateRequestId,
     bodyLimit: config.bodyLimit,

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, realpathSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { openDatabase, type DatabaseHandle } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
+import { createDemoAccount } from '../db/demo.js'
 import { parseScopeList } from '../domain/scopes.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 
@@ -50,12 +51,19 @@ function keyRows (keys: ApiKeyRecord[]): string {
 }
 
 export function buildCli (io: CliIo): Command {
+  // exitOverride before the subcommands are added, so they inherit it: a parse error in a
+  // subcommand then throws to runCli instead of calling process.exit itself
   const program = new Command('tempclock')
+    .exitOverride()
     .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
     .option('--json', 'machine-readable JSON output')
     .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError('(run with --help for usage)')
+    // commander's own parse errors become the same single line as ours (scripts read one line)
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (text, write) => write(`tempclock: ${text.trim()} (run with --help for usage)\n`)
+    })
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>()
   const dbFile = (cmd: Command): string => globals(cmd).db ?? process.env.TEMPCLOCK_DB ?? './data/tempclock.db'
@@ -151,6 +159,26 @@ export function buildCli (io: CliIo): Command {
       print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
     })
 
+  program.command('demo')
+    .description('create a demo account with sample data (API on) and one full-access key, printed once')
+    .option('--name <name>', 'account name', 'TempClock Demo Staffing')
+    .option('--timezone <zone>', 'IANA time zone of the account', 'Europe/London')
+    .action(async (opts: { name: string, timezone: string }, cmd: Command) => {
+      const demo = await withDb(cmd, async ({ db }) => await createDemoAccount(db, { name: opts.name, timezone: opts.timezone })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      const base = `http://${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? '3000'}`
+      const counts = Object.entries(demo.counts).map(([kind, n]) => `${n} ${kind.replace('_', ' ')}`).join(', ')
+      print(cmd, { account: demo.account, key_id: demo.keyId, key: demo.key, prefix: demo.keyPrefix, counts: demo.counts }, [
+        `Created demo ${describeAccount(demo.account)}`,
+        `  data:    ${counts}`,
+        `  key:     ${demo.key}   (full access, key id ${demo.keyId})`,
+        'Store the key now: it is shown only this once and cannot be recovered.',
+        '',
+        'Try it (with `npm start` running):',
+        `  curl -s "${base}/api/v1/workers.php?limit=3" -H "Authorization: Bearer ${demo.key}"`
+      ].join('\n'))
+    })
+
   program.command('migrate')
     .description('create or bring the database schema up to date')
     .action(async (_opts: unknown, cmd: Command) => {
@@ -169,6 +197,7 @@ export function buildCli (io: CliIo): Command {
     .argument('<file>', 'destination file')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const target = resolve(file)
+      mkdirSync(dirname(target), { recursive: true })
       const pages = await withDb(cmd, async ({ sqlite }) => {
         const result = await sqlite.backup(target)
         return result.totalPages
@@ -184,7 +213,7 @@ export async function runCli (argv: string[], io: CliIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t)
 }): Promise<number> {
-  const program = buildCli(io).exitOverride()
+  const program = buildCli(io)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return 0

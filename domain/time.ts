@@ -13,6 +13,8 @@ export function nowIso (): string {
  */
 export function parseTimestamp (input: string): string | null {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(input)) return null
+  // Date.parse rolls 2025-02-30 over into March and takes 24:00; both are typos, not times
+  if (!isCalendarDate(input.slice(0, 10)) || input.slice(11, 13) > '23') return null
   const ms = Date.parse(input)
   if (Number.isNaN(ms)) return null
   return toIsoSeconds(new Date(ms))

@@ -36,4 +36,4 @@ export default fp(async function corsPlugin (fastify) {
     credentials: false,
     maxAge: 600
   })
-}, { name: 'cors' })
+}, { name: 'cors', dependencies: ['request-id'] }) // request-id first: a preflight answer carries X-Request-Id too

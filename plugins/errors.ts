@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from '../domain/errors.js'
+import { redactKeys } from '../domain/redact.js'
 import { ErrorResponse } from '../schemas/common.js'
 
 interface AjvLikeError {
@@ -27,7 +28,7 @@ export function describeValidationError (error: AjvLikeError, part: string): str
     case 'additionalProperties':
       return `Unknown ${where}: ${fieldName(error.instancePath, p.additionalProperty)}`
     case 'type':
-      return name === '' ? `Request ${part === 'body' ? 'body' : part} must be ${String(p.type)}` : `Invalid ${where} ${name}: must be ${String(p.type).replace(',', ' or ')}`
+      return name === '' ? `Request ${part === 'body' ? 'body' : part} must be ${p.type === 'object' ? 'a JSON object' : String(p.type)}` : `Invalid ${where} ${name}: must be ${String(p.type).replace(',', ' or ')}`
     case 'enum':
       return `Invalid ${where} ${name}: must be one of ${(p.allowedValues as unknown[]).map(String).join(', ')}`
     case 'format':
@@ -117,13 +118,18 @@ export default fp(async function errorsPlugin (fastify) {
     if (apiError.statusCode >= 500) {
       request.log.error({ err }, 'request failed')
     } else {
-      request.log.debug({ code: apiError.code }, apiError.message)
+      request.log.debug({ code: apiError.code }, redactKeys(apiError.message))
     }
     return sendError(request, reply, apiError)
   })
 
   fastify.setNotFoundHandler(function handleNotFound (request, reply) {
     const path = request.url.split('?', 1)[0] ?? ''
+    if (!path.startsWith('/api/')) {
+      // the catch-all not-found route keeps CORS on so unknown /api/ paths answer cross-origin; other paths must not
+      reply.removeHeader('access-control-allow-origin')
+      reply.removeHeader('access-control-expose-headers')
+    }
     const methods = routeIndex.get(path)
     if (methods !== undefined && !methods.has(request.method)) {
       const allow = [...methods.keys()].filter((m) => m !== 'OPTIONS').sort().join(', ')

@@ -22,4 +22,7 @@ export default fp(async function validationPlugin (fastify) {
   const queryAjv = makeAjv({ coerceTypes: true })
   fastify.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema))
+  // Bodies are JSON only: without this, Fastify's built-in text/plain parser hands a string to
+  // the body schema and a text body is a confusing 400 instead of 415 unsupported_media_type.
+  fastify.removeContentTypeParser('text/plain')
 }, { name: 'validation' })

@@ -1,0 +1,108 @@
+import type { Kysely } from 'kysely'
+import { isUniqueViolation } from './integrity.js'
+import { containsText, paginate, type Page } from './paging.js'
+import { precompile, type Precompiled } from './precompiled.js'
+import type { CostCodeRow, Database } from './types.js'
+import { conflict, notFound } from '../domain/errors.js'
+import { nowIso } from '../domain/time.js'
+import type { Paging } from '../schemas/common.js'
+import type { CostCodeCreateBody, CostCodeRecord, CostCodeUpdateBody } from '../schemas/cost-codes.js'
+
+export function toCostCodeRecord (row: CostCodeRow): CostCodeRecord {
+  const { account_id: _account, ...rest } = row
+  return { ...rest, active: row.active === 1 }
+}
+
+export interface CostCodeFilters {
+  active?: boolean
+  search?: string
+}
+
+const codeTaken = (code: string) =>
+  conflict('cost_code_taken', `Cost code ${JSON.stringify(code)} already exists in this account`)
+
+export class CostCodeStore {
+  readonly #byId: Precompiled<CostCodeRow>
+
+  constructor (private readonly db: Kysely<Database>) {
+    this.#byId = precompile(db, db.selectFrom('cost_codes').selectAll().where('id', '=', 0).where('account_id', '=', 0))
+  }
+
+  async find (accountId: number, id: number): Promise<CostCodeRecord | undefined> {
+    const row = await this.#byId.first(id, accountId)
+    return row === undefined ? undefined : toCostCodeRecord(row)
+  }
+
+  async get (accountId: number, id: number): Promise<CostCodeRecord> {
+    const found = await this.find(accountId, id)
+    if (found === undefined) throw notFound(`Cost code ${id}`)
+    return found
+  }
+
+  async list (accountId: number, filters: CostCodeFilters, paging: Paging): Promise<Page<CostCodeRecord>> {
+    let query = this.db.selectFrom('cost_codes').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
+    if (filters.search !== undefined) {
+      const term = filters.search
+      query = query.where((eb) => eb.or([containsText('cost_codes.code', term), containsText('cost_codes.name', term)]))
+    }
+    const page = await paginate(query, 'cost_codes', paging)
+    return { rows: page.rows.map(toCostCodeRecord), pagination: page.pagination }
+  }
+
+  /** The id of the account's cost code with this code, if any (the friendly 409 pre-check). */
+  async codeOwner (db: Kysely<Database>, accountId: number, code: string): Promise<number | undefined> {
+    const row = await db.selectFrom('cost_codes').select('id')
+      .where('account_id', '=', accountId).where('code', '=', code)
+      .executeTakeFirst()
+    return row?.id
+  }
+
+  async create (accountId: number, body: CostCodeCreateBody): Promise<CostCodeRecord> {
+    return await this.#mapConflicts(body.code, async () =>
+      await this.db.transaction().execute(async (trx) => await this.createIn(trx, accountId, body)))
+  }
+
+  /** The create, inside a transaction the caller owns. */
+  async createIn (trx: Kysely<Database>, accountId: number, body: CostCodeCreateBody): Promise<CostCodeRecord> {
+    if (await this.codeOwner(trx, accountId, body.code) !== undefined) throw codeTaken(body.code)
+    const now = nowIso()
+    const row = await trx.insertInto('cost_codes').values({
+      account_id: accountId,
+      code: body.code,
+      name: body.name,
+      active: body.active === false ? 0 : 1,
+      created_at: now,
+      updated_at: now
+    }).returningAll().executeTakeFirstOrThrow()
+    return toCostCodeRecord(row)
+  }
+
+  /** Partial update: only the fields given change. */
+  async update (accountId: number, id: number, body: CostCodeUpdateBody): Promise<CostCodeRecord> {
+    return await this.#mapConflicts(body.code, async () => await this.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('cost_codes').select('id')
+        .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
+      if (current === undefined) throw notFound(`Cost code ${id}`)
+      if (body.code !== undefined) {
+        const owner = await this.codeOwner(trx, accountId, body.code)
+        if (owner !== undefined && owner !== id) throw codeTaken(body.code)
+      }
+      const { active, ...fields } = body
+      const row = await trx.updateTable('cost_codes')
+        .set({ ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }), updated_at: nowIso() })
+        .where('id', '=', id).where('account_id', '=', accountId)
+        .returningAll().executeTakeFirstOrThrow()
+      return toCostCodeRecord(row)
+    }))
+  }
+
+  async #mapConflicts<T> (code: string | undefined, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } catch (err) {
+      if (isUniqueViolation(err, 'cost_codes', 'code')) throw codeTaken(code ?? '')
+      throw err
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely'
+import { requireOwned } from './integrity.js'
+import { paginate, type Page } from './paging.js'
+import { precompile, type Precompiled } from './precompiled.js'
+import type { Database, DepartmentRow } from './types.js'
+import { notFound } from '../domain/errors.js'
+import { nowIso } from '../domain/time.js'
+import type { Paging } from '../schemas/common.js'
+import type { DepartmentCreateBody, DepartmentRecord, DepartmentUpdateBody } from '../schemas/departments.js'
+
+export function toDepartmentRecord (row: DepartmentRow): DepartmentRecord {
+  const { account_id: _account, ...rest } = row
+  return { ...rest, active: row.active === 1 }
+}
+
+export interface DepartmentFilters {
+  active?: boolean
+}
+
+export class DepartmentStore {
+  readonly #byId: Precompiled<DepartmentRow>
+
+  constructor (private readonly db: Kysely<Database>) {
+    this.#byId = precompile(db, db.selectFrom('departments').selectAll().where('id', '=', 0).where('account_id', '=', 0))
+  }
+
+  async find (accountId: number, id: number): Promise<DepartmentRecord | undefined> {
+    const row = await this.#byId.first(id, accountId)
+    return row === undefined ? undefined : toDepartmentRecord(row)
+  }
+
+  async get (accountId: number, id: number): Promise<DepartmentRecord> {
+    const found = await this.find(accountId, id)
+    if (found === undefined) throw notFound(`Department ${id}`)
+    return found
+  }
+
+  async list (accountId: number, filters: DepartmentFilters, paging: Paging): Promise<Page<DepartmentRecord>> {
+    let query = this.db.selectFrom('departments').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
+    const page = await paginate(query, 'departments', paging)
+    return { rows: page.rows.map(toDepartmentRecord), pagination: page.pagination }
+  }
+
+  async create (accountId: number, body: DepartmentCreateBody): Promise<DepartmentRecord> {
+    return await this.db.transaction().execute(async (trx) => await this.createIn(trx, accountId, body))
+  }
+
+  /** The create, inside a transaction the caller owns. */
+  async createIn (trx: Kysely<Database>, accountId: number, body: DepartmentCreateBody): Promise<DepartmentRecord> {
+    if (body.location_id != null) await requireOwned(trx, 'locations', accountId, body.location_id)
+    const now = nowIso()
+    const row = await trx.insertInto('departments').values({
+      account_id: accountId,
+      name: body.name,
+      location_id: body.location_id ?? null,
+      active: body.active === false ? 0 : 1,
+      created_at: now,
+      updated_at: now
+    }).returningAll().executeTakeFirstOrThrow()
+    return toDepartmentRecord(row)
+  }
+
+  /** Partial update: only the fields given change. */
+  async update (accountId: number, id: number, body: DepartmentUpdateBody): Promise<DepartmentRecord> {
+    return await this.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('departments').select('id')
+        .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
+      if (current === undefined) throw notFound(`Department ${id}`)
+      if (body.location_id != null) await requireOwned(trx, 'locations', accountId, body.location_id)
+      const { active, ...fields } = body
+      const row = await trx.updateTable('departments')
+        .set({ ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }), updated_at: nowIso() })
+        .where('id', '=', id).where('account_id', '=', accountId)
+        .returningAll().executeTakeFirstOrThrow()
+      return toDepartmentRecord(row)
+    })
+  }
+}

@@ -1,0 +1,205 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { ConfigError, loadConfig } from '../plugins/config.js'
+import { migrations } from '../db/migrations/index.js'
+import { request as httpRequest } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { openDatabase } from '../db/connection.js'
+import { createAccount } from '../db/accounts.js'
+import { createApiKey } from '../db/api-keys.js'
+import { SERVER_JS, buildTestApp, startServer } from './helper.js'
+
+t.test('loadConfig: defaults', async (t) => {
+  t.same(loadConfig({}), {
+    host: '127.0.0.1',
+    port: 3000,
+    dbPath: './data/tempclock.db',
+    logLevel: 'info',
+    synchronous: 'FULL',
+    bodyLimit: 1024 * 1024,
+    webhooksAllowLoopback: false
+  })
+})
+
+t.test('loadConfig: values from the environment', async (t) => {
+  t.same(loadConfig({
+    HOST: '0.0.0.0',
+    PORT: '8080',
+    TEMPCLOCK_DB: '/var/lib/tempclock/prod.db',
+    LOG_LEVEL: 'WARN',
+    TEMPCLOCK_DB_SYNCHRONOUS: 'normal',
+    TEMPCLOCK_BODY_LIMIT: '2048',
+    TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'true'
+  }), {
+    host: '0.0.0.0',
+    port: 8080,
+    dbPath: '/var/lib/tempclock/prod.db',
+    logLevel: 'warn',
+    synchronous: 'NORMAL',
+    bodyLimit: 2048,
+    webhooksAllowLoopback: true
+  })
+  t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
+  t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)
+  t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '0' }).webhooksAllowLoopback, false)
+})
+
+t.test('loadConfig: a bad value is a clear error, not a silent default', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'abc' }, 'PORT must be a whole number from 0 to 65535 (got "abc")'],
+    [{ PORT: '65536' }, 'PORT must be a whole number from 0 to 65535 (got "65536")'],
+    [{ PORT: '-1' }, 'PORT must be a whole number from 0 to 65535 (got "-1")'],
+    [{ PORT: '80.5' }, 'PORT must be a whole number from 0 to 65535 (got "80.5")'],
+    [{ PORT: '' }, 'PORT must be a whole number from 0 to 65535 (got "")'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+    [{ TEMPCLOCK_DB_SYNCHRONOUS: 'SOMETIMES' }, 'TEMPCLOCK_DB_SYNCHRONOUS must be one of OFF, NORMAL, FULL, EXTRA (got "SOMETIMES")'],
+    [{ TEMPCLOCK_BODY_LIMIT: '10' }, 'TEMPCLOCK_BODY_LIMIT must be a whole number from 1024 to 67108864 (got "10")'],
+    [{ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'maybe' }, 'TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK must be 1 or 0 (got "maybe")'],
+    [{ HOST: ' ' }, 'HOST must not be empty']
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), new ConfigError(message), JSON.stringify(env))
+    try { loadConfig(env) } catch (err) { t.ok(err instanceof ConfigError, 'a ConfigError') }
+  }
+})
+
+t.test('the database connection: WAL, foreign keys, synchronous, busy timeout', async (t) => {
+  const dir = t.testdir()
+  const app = await buildTestApp(t, { dbPath: join(dir, 'nested', 'app.db') })
+  t.equal(app.sqlite.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(app.sqlite.pragma('foreign_keys', { simple: true }), 1)
+  t.equal(app.sqlite.pragma('synchronous', { simple: true }), 2, 'FULL by default: an acknowledged write is on disk')
+  t.ok((app.sqlite.pragma('busy_timeout', { simple: true }) as number) >= 1000, 'a busy timeout is set')
+
+  const normal = await buildTestApp(t, { dbPath: join(dir, 'normal.db'), synchronous: 'NORMAL' })
+  t.equal(normal.sqlite.pragma('synchronous', { simple: true }), 1, 'TEMPCLOCK_DB_SYNCHRONOUS is honoured')
+
+  // foreign keys are enforced, not just declared
+  t.throws(() => app.sqlite.prepare("insert into api_keys (account_id, name, key_hash, key_prefix, created_at, updated_at) values (999, 'x', 'h', 'p', 'now', 'now')").run(),
+    /FOREIGN KEY constraint failed/)
+})
+
+interface Spawned { code: number | null, stdout: string, stderr: string }
+
+async function runServer (env: Record<string, string>, cwd: string): Promise<Spawned> {
+  const child = spawn(process.execPath, [SERVER_JS], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stdout, stderr }
+}
+
+t.test('the real server refuses a bad PORT with one line and a non-zero exit', async (t) => {
+  const dir = t.testdir()
+  const [badPort, badLevel] = await Promise.all([
+    runServer({ PORT: 'eighty', TEMPCLOCK_DB: join(dir, 'a.db') }, dir),
+    runServer({ LOG_LEVEL: 'chatty', PORT: '0', TEMPCLOCK_DB: join(dir, 'b.db') }, dir)
+  ])
+  t.equal(badPort.code, 2)
+  t.equal(badPort.stderr, 'tempclock: configuration error: PORT must be a whole number from 0 to 65535 (got "eighty")\n')
+  t.equal(badPort.stdout, '')
+  t.equal(badLevel.code, 2)
+  t.equal(badLevel.stderr, 'tempclock: configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "chatty")\n')
+  t.notOk(existsSync(join(dir, 'a.db')), 'nothing was created')
+})
+
+t.test('npm start: creates and migrates ./data/tempclock.db, serves /health and /ready without a key, SIGTERM exits 0', async (t) => {
+  const dir = t.testdir()
+  const child = spawn(process.execPath, [SERVER_JS], {
+    cwd: dir,
+    // no TEMPCLOCK_DB: the default path, relative to where the server starts
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('did not start: ' + output)), 20_000)
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString()
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+      if (match !== null) { clearTimeout(timer); resolve(match[1]!) }
+    })
+    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${String(code)}: ${output}`)) })
+  })
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'listens on 127.0.0.1 by default')
+
+  const dbPath = join(dir, 'data', 'tempclock.db')
+  t.ok(existsSync(dbPath), './data/tempclock.db was created')
+  const peek = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true })
+  t.equal(peek.pragma('journal_mode', { simple: true }), 'wal', 'the file is in WAL mode')
+  const applied = (peek.prepare('select name from kysely_migration order by name').all() as Array<{ name: string }>).map((m) => m.name)
+  t.same(applied, Object.keys(migrations).sort(), 'every migration applied')
+  t.ok(applied.includes('2026-11-28-001-accounts-keys-locations'))
+  t.ok((peek.prepare("select count(*) as n from sqlite_master where type = 'table' and name in ('accounts', 'api_keys', 'locations')").get() as { n: number }).n === 3)
+  peek.close()
+
+  const health = await fetch(url + '/health')
+  t.equal(health.status, 200)
+  t.same(await health.json(), { status: 'ok' })
+  t.match(health.headers.get('x-request-id'), /^req_/)
+  const ready = await fetch(url + '/ready')
+  t.equal(ready.status, 200)
+  t.same(await ready.json(), { status: 'ready' })
+  const api = await fetch(url + '/api/v1/locations.php')
+  t.equal(api.status, 401, 'the API itself needs a key')
+
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 0, 'SIGTERM: exit 0')
+  t.match(output, /closing: finishing in-flight requests/)
+  const after = new BetterSqlite3(dbPath, { fileMustExist: true })
+  t.equal(after.pragma('integrity_check', { simple: true }), 'ok', 'the database is intact')
+  after.close()
+})
+
+t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
+  const dir = t.testdir()
+  const dbPath = join(dir, 'tempclock.db')
+  const server = await startServer(dbPath)
+  t.teardown(async () => { await server.stop('SIGKILL') })
+  const handle = openDatabase({ file: dbPath })
+  const account = await createAccount(handle.db, { name: 'Acme', apiEnabled: true })
+  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: null })
+  await handle.close()
+
+  // a write whose body is still arriving when the signal comes
+  const body = JSON.stringify({ name: 'Late Depot' })
+  const { port } = new URL(server.url)
+  const exited = once(server.process, 'exit') as Promise<[number | null]>
+  const response = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/api/v1/locations.php',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    }, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => { text += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    req.on('error', reject)
+    req.write(body.slice(0, 5))
+    void sleep(300).then(() => {
+      server.process.kill('SIGTERM')
+      return sleep(300)
+    }).then(() => req.end(body.slice(5)))
+  })
+  const answer = await response
+  t.equal(answer.status, 201, 'the in-flight request completed')
+  t.match(JSON.parse(answer.body), { data: { name: 'Late Depot' } })
+  const [code] = await exited
+  t.equal(code, 0, 'then the server exited 0')
+
+  const db = new BetterSqlite3(dbPath, { readonly: true })
+  t.same(db.prepare('select name from locations').all(), [{ name: 'Late Depot' }], 'and the write is on disk')
+  db.close()
+})
