@@ -21,7 +21,10 @@ t.test('loadConfig: defaults', async (t) => {
     logLevel: 'info',
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
-    webhooksAllowLoopback: false
+    webhooksAllowLoopback: false,
+    overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000
   })
 })
 
@@ -41,7 +44,10 @@ t.test('loadConfig: values from the environment', async (t) => {
     logLevel: 'warn',
     synchronous: 'NORMAL',
     bodyLimit: 2048,
-    webhooksAllowLoopback: true
+    webhooksAllowLoopback: true,
+    overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000
   })
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)
