@@ -136,6 +136,13 @@ export function spread (values: number[]): { min: number, max: number } {
   return { min: Math.min(...values), max: Math.max(...values) }
 }
 
+/** First and third quartiles (nearest rank). */
+export function quartiles (values: number[]): { q1: number, q3: number } {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+  return { q1: at(0.25), q3: at(0.75) }
+}
+
 /** Memory of a process from /proc (Linux): the current resident set and its peak (VmHWM), in bytes. */
 export function processMemory (pid: number): { rss: number, peak: number } | undefined {
   try {

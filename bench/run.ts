@@ -5,7 +5,7 @@ import { memoryScenario } from './scenarios/memory.js'
 import { startupScenario } from './scenarios/startup.js'
 import { overloadScenario } from './scenarios/overload.js'
 import { pagingScenario } from './scenarios/paging.js'
-import { DIST, machine, spread, tempDir, type Figure, type Scenario } from './lib.js'
+import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario } from './lib.js'
 
 // `npm run bench [scenario …]`: runs each scenario (all by default) against the compiled server
 // in separate processes and prints the figures; a run of the whole suite also writes
@@ -35,12 +35,23 @@ function format (f: Figure): string {
   return `${f.scenario.padEnd(10)} ${f.name.padEnd(40)} ${num(f.value, f.unit).padStart(10)} ${f.unit}${base}${target}`
 }
 
+/** min–max over a few repetitions; the interquartile range over many single-request samples. */
+function spreadOf (f: Figure): string {
+  const samples = f.samples ?? []
+  if (samples.length === 0) return '—'
+  if (samples.length < 20) {
+    const s = spread(samples)
+    return `${num(s.min, f.unit)}–${num(s.max, f.unit)} (n=${samples.length})`
+  }
+  const q = quartiles(samples)
+  return `IQR ${num(q.q1, f.unit)}–${num(q.q3, f.unit)} (n=${samples.length})`
+}
+
 function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: Date, seconds: number): string {
   const m = machine()
   const unit = (f: Figure): string => f.unit === 'ratio' ? '×' : ` ${f.unit}`
   const rows = figures.map((f) => {
-    const s = f.samples !== undefined && f.samples.length > 0 ? spread(f.samples) : undefined
-    const spreadText = s === undefined ? '—' : `${num(s.min, f.unit)}–${num(s.max, f.unit)} (n=${f.samples!.length})`
+    const spreadText = spreadOf(f)
     const baseline = f.baseline === undefined ? '—' : `${f.baseline.name}: ${num(f.baseline.value)}${unit(f)}`
     const ratio = f.baseline === undefined || f.baseline.value === 0 ? '—' : `${(f.value / f.baseline.value).toFixed(2)}×`
     const met = f.ok === undefined ? '—' : f.ok ? '**met**' : '**not met**'
@@ -66,8 +77,9 @@ function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: 
     '',
     '## Figures',
     '',
-    'Median over the repetitions; spread is min–max over the same repetitions. Each baseline is',
-    'measured in the same run, on the same machine, just before or after the figure it compares with.',
+    'Median over the repetitions. Spread: min–max over the repetitions, or the interquartile range',
+    'where a figure is the median of many single requests. Each baseline is measured in the same run,',
+    'on the same machine, just before or after the figure it compares with.',
     '',
     '| scenario | figure | median | spread | baseline (same run) | ratio | target | |',
     '|---|---|---|---|---|---|---|---|',
