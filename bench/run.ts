@@ -98,6 +98,8 @@ function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: 
     '- This machine was shared with other engineers\' builds and tests while these figures were taken:',
     '  absolute numbers are noisy (see the spread); regenerate on a quiet machine for release figures.',
     '- Peak RSS is the kernel\'s high-water mark (VmHWM in /proc/<pid>/status) of the server process.',
+    '- `overload` drives 400 connections at 100-row list pages, far beyond what these cores serve: "share',
+    '  shed" is the part answered at once with 503 `overloaded` + Retry-After; the rest is served.',
     '- Run one scenario with `npm run bench -- <name>` (scenarios: ' + SCENARIOS.map((s) => `\`${s.name}\``).join(', ') + ').',
     ''
   ].join('\n')
