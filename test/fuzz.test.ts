@@ -22,10 +22,12 @@ const ONLY = process.env.FUZZ_ROUTE
 
 /** Columns that legitimately change on a refused request (a key's last use is recorded on auth). */
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] }
-/** Rows a refused request may write on purpose (API.md: a refused clock-in still records its event). */
-const ALLOWED_ON_REJECT: Record<string, (row: Record<string, unknown>) => boolean> = {
-  events: (row) => row.type === 'clock.geofence_refused'
-}
+/**
+ * Events a refused request records on purpose (API.md: a refused clock-in still records its
+ * event); those rows, and rows that hang off them by `event_id` (webhook deliveries), are left
+ * out of the comparison.
+ */
+const EVENTS_ON_REJECT = new Set(['clock.geofence_refused'])
 
 interface CapturedRoute {
   method: string
@@ -64,12 +66,18 @@ class Fingerprint {
     if (changes === this.#changes) return { hash: this.#hash, rows: this.#rows }
     const hash = createHash('sha256')
     const rows = new Map<string, string[]>()
-    for (const table of this.tables()) {
+    const tables = this.tables()
+    const allowedEvents = new Set<unknown>()
+    if (tables.includes('events')) {
+      for (const row of this.app.sqlite.prepare('select id, type from events').all() as Array<{ id: number, type: string }>) {
+        if (EVENTS_ON_REJECT.has(row.type)) allowedEvents.add(row.id)
+      }
+    }
+    for (const table of tables) {
       const volatile = VOLATILE_COLUMNS[table] ?? []
-      const allowed = ALLOWED_ON_REJECT[table]
       const texts: string[] = []
       for (const row of this.app.sqlite.prepare(`select * from "${table}" order by rowid`).all() as Array<Record<string, unknown>>) {
-        if (allowed?.(row) === true) continue
+        if (table === 'events' ? allowedEvents.has(row.id) : allowedEvents.has(row.event_id)) continue
         for (const column of volatile) delete row[column]
         texts.push(JSON.stringify(row))
       }
