@@ -7,6 +7,8 @@ import { openDatabase, type DatabaseHandle } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
+import { createPortalUser, disablePortalUser, listPortalUsers, type PortalUserRecord } from '../db/portal-users.js'
+import { generatePassword } from '../domain/passwords.js'
 import { createDemoAccount } from '../db/demo.js'
 import { parseScopeList } from '../domain/scopes.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
@@ -17,6 +19,14 @@ export class CliError extends Error {}
 export interface CliIo {
   out: (text: string) => void
   err: (text: string) => void
+  /** all of standard input (for --password-stdin) */
+  readStdin?: () => Promise<string>
+}
+
+async function readProcessStdin (): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 interface GlobalOptions { json?: boolean, db?: string }
@@ -39,6 +49,13 @@ function table (rows: string[][]): string {
 
 function describeAccount (a: AccountRecord): string {
   return `account ${a.id} "${a.name}" (timezone ${a.timezone}, API access ${a.api_enabled ? 'on' : 'off'})`
+}
+
+function userRows (users: PortalUserRecord[]): string {
+  return table([
+    ['ID', 'ACCOUNT', 'EMAIL', 'STATUS', 'LAST LOGIN', 'CREATED'],
+    ...users.map((u) => [String(u.id), String(u.account_id), u.email, u.status, u.last_login_at ?? 'never', u.created_at])
+  ])
 }
 
 function keyRows (keys: ApiKeyRecord[]): string {
@@ -157,6 +174,47 @@ export function buildCli (io: CliIo): Command {
       const key = await withDb(cmd, async ({ db }) => await revokeApiKey(db, id))
       if (key === undefined) throw new CliError(`no key with id ${id}`)
       print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
+    })
+
+  const users = program.command('users').description('manage-portal users: account admins who see their account\'s API keys')
+  users.command('create')
+    .description('create an account admin; prints a one-time password unless --password-stdin')
+    .requiredOption('--account <id>', 'account id', positiveInt)
+    .requiredOption('--email <email>', 'the admin\'s email address (their sign-in name)')
+    .option('--password-stdin', 'read the password from standard input instead of generating one')
+    .action(async (opts: { account: number, email: string, passwordStdin?: boolean }, cmd: Command) => {
+      let password: string
+      let generated = false
+      if (opts.passwordStdin === true) {
+        // one trailing newline is what `echo` or a here-string adds, not part of the password
+        password = (await (io.readStdin ?? readProcessStdin)()).replace(/\r?\n$/, '')
+      } else {
+        password = generatePassword()
+        generated = true
+      }
+      const user = await withDb(cmd, async ({ db }) => await createPortalUser(db, { accountId: opts.account, email: opts.email, password })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      print(cmd, generated ? { ...user, password } : user, [
+        `Created portal user ${user.id} ${user.email} for account ${user.account_id}`,
+        ...(generated
+          ? [`  password: ${password}`, 'Give the password to the user now: it is shown only this once and cannot be recovered.']
+          : [])
+      ].join('\n'))
+    })
+  users.command('list')
+    .description('list portal users (never their passwords)')
+    .option('--account <id>', 'only this account', positiveInt)
+    .action(async (opts: { account?: number }, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listPortalUsers(db, opts.account))
+      print(cmd, all, all.length === 0 ? 'No portal users.' : userRows(all))
+    })
+  users.command('disable')
+    .description('disable a portal user and end their sessions (takes effect on their next request)')
+    .argument('<user_id>', 'user id (from users list)', positiveInt)
+    .action(async (id: number, _opts: unknown, cmd: Command) => {
+      const user = await withDb(cmd, async ({ db }) => await disablePortalUser(db, id))
+      if (user === undefined) throw new CliError(`no portal user with id ${id}`)
+      print(cmd, user, `Disabled portal user ${user.id} ${user.email} at ${user.disabled_at ?? ''}; their sessions have ended`)
     })
 
   program.command('demo')

@@ -99,6 +99,29 @@ export interface EventsTable {
   dispatched_at: Timestamp | null
 }
 
+/** Account admins who sign in to the manage portal. */
+export interface PortalUsersTable {
+  id: Generated<number>
+  account_id: number
+  /** lower-cased; unique regardless of case */
+  email: string
+  /** "$scrypt$ln=…,r=…,p=…$<salt>$<hash>": never the password */
+  password_hash: string
+  disabled_at: Timestamp | null
+  last_login_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface PortalSessionsTable {
+  /** hex SHA-256 of the cookie's token; the token itself is never stored */
+  id: string
+  user_id: number
+  csrf_token: string
+  expires_at: Timestamp
+  created_at: Timestamp
+}
+
 export interface Database {
   accounts: AccountsTable
   api_keys: ApiKeysTable
@@ -107,6 +130,8 @@ export interface Database {
   cost_codes: CostCodesTable
   workers: WorkersTable
   events: EventsTable
+  portal_users: PortalUsersTable
+  portal_sessions: PortalSessionsTable
 }
 
 export type AccountRow = Selectable<AccountsTable>
@@ -119,3 +144,4 @@ export type DepartmentRow = Selectable<DepartmentsTable>
 export type CostCodeRow = Selectable<CostCodesTable>
 export type WorkerRow = Selectable<WorkersTable>
 export type EventRow = Selectable<EventsTable>
+export type PortalUserRow = Selectable<PortalUsersTable>

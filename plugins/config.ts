@@ -12,6 +12,8 @@ export interface AppConfig {
   bodyLimit: number
   /** accept http webhook URLs to loopback hosts (local use and tests) */
   webhooksAllowLoopback: boolean
+  /** mark the manage portal's cookies Secure (and send HSTS there): set it when served over HTTPS */
+  portalSecureCookies: boolean
   /** load shedding (503 `overloaded`) above these; 0 turns a check off */
   overload: OverloadConfig
   /** slow clients: a request's headers, and the whole request, must arrive within these */
@@ -73,6 +75,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     synchronous: pick('TEMPCLOCK_DB_SYNCHRONOUS', env.TEMPCLOCK_DB_SYNCHRONOUS ?? 'FULL', SYNCHRONOUS),
     bodyLimit: integer('TEMPCLOCK_BODY_LIMIT', env.TEMPCLOCK_BODY_LIMIT ?? String(1024 * 1024), 1024, 64 * 1024 * 1024),
     webhooksAllowLoopback: flag('TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK', env.TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK ?? '0'),
+    portalSecureCookies: flag('TEMPCLOCK_PORTAL_SECURE_COOKIES', env.TEMPCLOCK_PORTAL_SECURE_COOKIES ?? '0'),
     overload: {
       maxEventLoopDelayMs: integer('TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS', env.TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS ?? '1000', 0, 600_000),
       maxHeapUsedBytes: MB * integer('TEMPCLOCK_MAX_HEAP_MB', env.TEMPCLOCK_MAX_HEAP_MB ?? '768', 0, 1_000_000),

@@ -22,6 +22,7 @@ t.test('loadConfig: defaults', async (t) => {
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
     webhooksAllowLoopback: false,
+    portalSecureCookies: false,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000
@@ -36,7 +37,8 @@ t.test('loadConfig: values from the environment', async (t) => {
     LOG_LEVEL: 'WARN',
     TEMPCLOCK_DB_SYNCHRONOUS: 'normal',
     TEMPCLOCK_BODY_LIMIT: '2048',
-    TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'true'
+    TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'true',
+    TEMPCLOCK_PORTAL_SECURE_COOKIES: '1'
   }), {
     host: '0.0.0.0',
     port: 8080,
@@ -45,6 +47,7 @@ t.test('loadConfig: values from the environment', async (t) => {
     synchronous: 'NORMAL',
     bodyLimit: 2048,
     webhooksAllowLoopback: true,
+    portalSecureCookies: true,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000
@@ -65,6 +68,7 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_DB_SYNCHRONOUS: 'SOMETIMES' }, 'TEMPCLOCK_DB_SYNCHRONOUS must be one of OFF, NORMAL, FULL, EXTRA (got "SOMETIMES")'],
     [{ TEMPCLOCK_BODY_LIMIT: '10' }, 'TEMPCLOCK_BODY_LIMIT must be a whole number from 1024 to 67108864 (got "10")'],
     [{ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'maybe' }, 'TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK must be 1 or 0 (got "maybe")'],
+    [{ TEMPCLOCK_PORTAL_SECURE_COOKIES: 'https' }, 'TEMPCLOCK_PORTAL_SECURE_COOKIES must be 1 or 0 (got "https")'],
     [{ HOST: ' ' }, 'HOST must not be empty']
   ]
   for (const [env, message] of cases) {

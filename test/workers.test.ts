@@ -154,7 +154,7 @@ t.test('create validation: required, types, unknown fields, email, enum — and 
     [{ first_name: 'A', last_name: 'B', id: 7 }, /Unknown field: id/],
     [{ first_name: 'A', last_name: 'B', employee_ref: '' }, /employee_ref: must not be empty/],
     [{ first_name: 'A', last_name: 'B', phone: 'x'.repeat(41) }, /phone: must be at most 40/],
-    [[], /must be object/]
+    [[], /must be a JSON object/]
   ]
   for (const [body, message] of cases) {
     const res = await post(URL, body)

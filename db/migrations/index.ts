@@ -1,10 +1,12 @@
 import type { Migration } from 'kysely'
 import * as accountsKeysLocations from './2026-11-28-001-accounts-keys-locations.js'
 import * as referenceDataAndEvents from './2026-11-28-002-reference-data-and-events.js'
+import * as portal from './2026-11-28-005-portal.js'
 
 // Every migration, by its dated name. The Migrator runs them in name order, so a new file
 // gets a later date/sequence and one line here.
 export const migrations: Record<string, Migration> = {
   '2026-11-28-001-accounts-keys-locations': accountsKeysLocations,
-  '2026-11-28-002-reference-data-and-events': referenceDataAndEvents
+  '2026-11-28-002-reference-data-and-events': referenceDataAndEvents,
+  '2026-11-28-005-portal': portal
 }
