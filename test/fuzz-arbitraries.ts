@@ -44,7 +44,7 @@ const HOSTILE_STRINGS = [
   '\u202e\u0645\u0631\u062d\u0628\u0627', 'Z\u0351\u036b\u0343\u036a\u0302\u036b\u033d\u034f\u0334\u0319', '\ud83d\ude00\ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67',
   '\ud800', '\udfff', '\uffff', '\ufeffBOM', 'line\nbreak', 'tab\there', '２０２５－０６－１５', '٣', '𝟙𝟚𝟛',
   '2025-02-30', '2025-06-15T25:00:00Z', '2025-06-15T09:30:00', '9999-12-31T23:59:59+14:00', '0000-01-01T00:00:00Z',
-  'tc_live_' + '0'.repeat(40), 'http://169.254.169.254/latest/meta-data', 'file:///etc/passwd'
+  'tc_live_' + '0'.repeat(40), 'http://127.0.0.1:9/x?y=%00', 'file:///etc/passwd', 'javascript:alert(1)'
 ]
 
 const hostileText = fc.oneof(
@@ -78,7 +78,10 @@ const timestamp = fc.record({
   s: fc.integer({ min: 0, max: 59 }),
   zone: fc.constantFrom('Z', '+00:00', '+01:00', '-05:00', '+05:30', '+14:00', '-12:00', '.123Z', '.5+02:00')
 }).map(({ date, h, min, s, zone }) => `${date}T${pad2(h)}:${pad2(min)}:${pad2(s)}${zone}`)
-/** URLs only ever point at a closed loopback port: fuzzing must never send traffic anywhere else. */
+/**
+ * URLs (here and in the hostile strings) only ever point at a closed loopback port: a webhook ping
+ * must never send fuzzing traffic anywhere else.
+ */
 const loopbackUrl = fc.tuple(fc.constantFrom('http', 'https'), fc.constantFrom('127.0.0.1', 'localhost'), fc.stringMatching(/^[a-z0-9/_-]{0,20}$/))
   .map(([scheme, host, path]) => `${scheme}://${host}:9/${path}`)
 
