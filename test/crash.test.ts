@@ -157,9 +157,14 @@ function checkWrites (t: Test, file: string, log: WriteLog): void {
   const strangers = [...stored.values()].filter((r) => !known.has(r.name as string) && !log.pendingCreates.has(r.name as string))
   t.equal(strangers.length, 0, 'no location that was never sent')
 
+  // each change commits with its webhook event (the outbox), so neither is lost without the other
+  const events = rows(file, 'select type, payload from events')
+  const eventCount = (type: string): number => events.filter((e) => e.type === type).length
   if (log.workers.size > 0) {
     const workers = new Map(rows(file, 'select id, first_name from workers').map((r) => [r.id as number, r.first_name]))
     t.equal([...log.workers].filter(([id, name]) => workers.get(id) !== name).length, 0, `every acknowledged worker survived (${log.workers.size})`)
+    const announced = new Set(events.filter((e) => e.type === 'worker_created').map((e) => (JSON.parse(e.payload as string) as { id?: number }).id))
+    t.equal([...log.workers.keys()].filter((id) => !announced.has(id)).length, 0, 'every acknowledged worker has its worker_created event')
   }
   if (log.clockEntries.size > 0) {
     const entries = new Map(rows(file, 'select id, worker_id, clock_out from time_entries').map((r) => [r.id as number, r]))
@@ -169,10 +174,12 @@ function checkWrites (t: Test, file: string, log: WriteLog): void {
     })
     const outs = [...log.clockEntries.values()].filter((e) => e.outAcked).length
     t.equal(lostEvents.length, 0, `every acknowledged clock event survived (${log.clockEntries.size} in, ${outs} out)`)
+    t.ok(eventCount('clock_in') >= log.clockEntries.size && eventCount('clock_out') >= outs, 'with its clock_in / clock_out event')
   }
   if (log.shifts.size > 0) {
     const shifts = new Map(rows(file, 'select id, location_id from shifts').map((r) => [r.id as number, r.location_id]))
     t.equal([...log.shifts].filter(([id, loc]) => shifts.get(id) !== loc).length, 0, `every acknowledged shift survived (${log.shifts.size})`)
+    t.ok(eventCount('shift_created') >= log.shifts.size, 'with its shift_created event')
   }
 }
 

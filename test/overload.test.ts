@@ -65,6 +65,14 @@ t.test('a lagging event loop sheds load, and the server recovers when it catches
   t.ok(recovered, 'served again once the loop caught up')
 })
 
+t.test('the server applies the slow-client timeouts', async (t) => {
+  const app = await buildTestApp(t, { headersTimeoutMs: 1234, requestTimeoutMs: 5678 })
+  t.equal(app.server.headersTimeout, 1234, 'headers timeout (slowloris)')
+  t.equal(app.server.requestTimeout, 5678, 'whole-request timeout')
+  t.equal(app.server.timeout, 30_000, 'idle socket timeout')
+  t.equal(app.server.keepAliveTimeout, 5_000, 'idle keep-alive timeout')
+})
+
 t.test('overload and timeout settings are validated at start', async (t) => {
   t.equal(loadConfig({}).overload.maxEventLoopDelayMs, 1000)
   t.equal(loadConfig({}).headersTimeoutMs, 10_000)
