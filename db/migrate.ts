@@ -5,7 +5,9 @@ import type { Database } from './types.js'
 export function createMigrator (db: Kysely<Database>): Migrator {
   return new Migrator({
     db,
-    provider: { getMigrations: async () => migrations }
+    provider: { getMigrations: async () => migrations },
+    // parallel branches add dated migrations; one that lands later with an earlier name still runs
+    allowUnorderedMigrations: true
   })
 }
 

@@ -113,6 +113,42 @@ export interface PortalUsersTable {
   updated_at: Timestamp
 }
 
+export interface WebhookSubscriptionsTable {
+  id: Generated<number>
+  account_id: number
+  url: string
+  /** JSON array of event names, or ["*"] */
+  events: string
+  active: SqliteBoolean
+  description: string | null
+  /** the HMAC key (`whsec_` + 64 hex); shown only in the create response */
+  secret: string
+  created_at: Timestamp
+  updated_at: Timestamp
+  deleted_at: Timestamp | null
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+/** One event for one subscription; the delivery loop works through the pending ones. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>
+  event_id: number
+  subscription_id: number
+  status: WebhookDeliveryStatus
+  attempts: number
+  /** epoch ms: when the next attempt is due (also the lease while one is in flight) */
+  next_attempt_ms: number
+  /** epoch ms: a failed attempt after this is final */
+  give_up_ms: number
+  last_response_code: number | null
+  last_error: string | null
+  last_attempt_at: Timestamp | null
+  delivered_at: Timestamp | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
 export interface PortalSessionsTable {
   /** hex SHA-256 of the cookie's token; the token itself is never stored */
   id: string
@@ -132,6 +168,8 @@ export interface Database {
   events: EventsTable
   portal_users: PortalUsersTable
   portal_sessions: PortalSessionsTable
+  webhook_subscriptions: WebhookSubscriptionsTable
+  webhook_deliveries: WebhookDeliveriesTable
 }
 
 export type AccountRow = Selectable<AccountsTable>
@@ -145,3 +183,5 @@ export type CostCodeRow = Selectable<CostCodesTable>
 export type WorkerRow = Selectable<WorkersTable>
 export type EventRow = Selectable<EventsTable>
 export type PortalUserRow = Selectable<PortalUsersTable>
+export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>

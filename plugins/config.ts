@@ -14,6 +14,19 @@ export interface AppConfig {
   webhooksAllowLoopback: boolean
   /** mark the manage portal's cookies Secure (and send HSTS there): set it when served over HTTPS */
   portalSecureCookies: boolean
+  /** run the webhook delivery loop in this process (on in the server, off in tests unless asked) */
+  webhooksEnabled: boolean
+  /** how often the loop looks for new events and due deliveries; writes also wake it at once */
+  webhooksPollMs: number
+  /** first retry delay; each further retry doubles it (with jitter) up to webhooksRetryMaxMs */
+  webhooksRetryBaseMs: number
+  webhooksRetryMaxMs: number
+  /** how long a delivery keeps being retried before it is marked failed (24 h) */
+  webhooksRetryWindowMs: number
+  /** per-request timeout of one delivery attempt */
+  webhooksTimeoutMs: number
+  /** deliveries in flight at once */
+  webhooksConcurrency: number
   /** load shedding (503 `overloaded`) above these; 0 turns a check off */
   overload: OverloadConfig
   /** slow clients: a request's headers, and the whole request, must arrive within these */
@@ -76,6 +89,13 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     bodyLimit: integer('TEMPCLOCK_BODY_LIMIT', env.TEMPCLOCK_BODY_LIMIT ?? String(1024 * 1024), 1024, 64 * 1024 * 1024),
     webhooksAllowLoopback: flag('TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK', env.TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK ?? '0'),
     portalSecureCookies: flag('TEMPCLOCK_PORTAL_SECURE_COOKIES', env.TEMPCLOCK_PORTAL_SECURE_COOKIES ?? '0'),
+    webhooksEnabled: flag('TEMPCLOCK_WEBHOOKS_ENABLED', env.TEMPCLOCK_WEBHOOKS_ENABLED ?? '1'),
+    webhooksPollMs: integer('TEMPCLOCK_WEBHOOKS_POLL_MS', env.TEMPCLOCK_WEBHOOKS_POLL_MS ?? '1000', 10, 60_000),
+    webhooksRetryBaseMs: integer('TEMPCLOCK_WEBHOOKS_RETRY_BASE_MS', env.TEMPCLOCK_WEBHOOKS_RETRY_BASE_MS ?? '30000', 10, 3_600_000),
+    webhooksRetryMaxMs: integer('TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS', env.TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS ?? '3600000', 10, 6 * 3_600_000),
+    webhooksRetryWindowMs: 24 * 3_600_000,
+    webhooksTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_TIMEOUT_MS ?? '10000', 100, 60_000),
+    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100),
     overload: {
       maxEventLoopDelayMs: integer('TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS', env.TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS ?? '1000', 0, 600_000),
       maxHeapUsedBytes: MB * integer('TEMPCLOCK_MAX_HEAP_MB', env.TEMPCLOCK_MAX_HEAP_MB ?? '768', 0, 1_000_000),
@@ -95,9 +115,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
 /** Test and embedding default: the server's config with overrides. */
 export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
   const config = loadConfig({})
-  // no load shedding in tests unless a test asks for it: a busy CI machine is not an overload
+  // no load shedding in tests unless a test asks for it: a busy CI machine is not an overload;
+  // the webhook loop stays off unless a test turns it on, so it cannot touch other tests
   const overload = { ...config.overload, maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 }
-  return { ...config, dbPath: ':memory:', logLevel: 'silent', overload, ...overrides }
+  return { ...config, dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, overload, ...overrides }
 }
 
 export default fp(async function configPlugin (fastify, opts: { config?: AppConfig }) {

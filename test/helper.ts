@@ -94,7 +94,8 @@ export async function startServer (dbPath: string, env: Record<string, string> =
     url,
     process: child,
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null) return child.exitCode
+      // already gone (a process killed by a signal has exitCode null and signalCode set)
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
       child.kill(signal)
       const [code] = await once(child, 'exit') as [number | null]
       return code

@@ -88,6 +88,11 @@ const FIXTURES: Record<string, Fixture> = {
       { first_name: 'A', last_name: 'B', location_id: await theirs.make('/api/v1/locations.php') },
       { first_name: 'A', last_name: 'B', department_id: await theirs.make('/api/v1/departments.php') }
     ]
+  },
+  '/api/v1/webhooks.php': {
+    create: async (api) => (await api.post('/api/v1/webhooks.php', { url: `https://hooks.example.com/${api.unique('hook')}`, events: ['*'] })).id,
+    update: { description: 'Changed by the other account', active: false },
+    postWithId: { query: 'action=ping' }
   }
 }
 

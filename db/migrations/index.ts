@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely'
 import * as accountsKeysLocations from './2026-11-28-001-accounts-keys-locations.js'
 import * as referenceDataAndEvents from './2026-11-28-002-reference-data-and-events.js'
+import * as webhooks from './2026-11-28-004-webhooks.js'
 import * as portal from './2026-11-28-005-portal.js'
 
 // Every migration, by its dated name. The Migrator runs them in name order, so a new file
@@ -8,5 +9,6 @@ import * as portal from './2026-11-28-005-portal.js'
 export const migrations: Record<string, Migration> = {
   '2026-11-28-001-accounts-keys-locations': accountsKeysLocations,
   '2026-11-28-002-reference-data-and-events': referenceDataAndEvents,
+  '2026-11-28-004-webhooks': webhooks,
   '2026-11-28-005-portal': portal
 }

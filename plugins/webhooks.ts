@@ -1,0 +1,39 @@
+import fp from 'fastify-plugin'
+import { WebhookDispatcher } from '../domain/webhook-dispatcher.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the webhook delivery loop (running only when config.webhooksEnabled) */
+    webhooks: WebhookDispatcher
+  }
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+// The outbox dispatcher and delivery loop live in the server process. Their state is all in the
+// database, so stopping (or crashing) and starting again resumes pending deliveries.
+export default fp(async function webhooksPlugin (fastify) {
+  const { config } = fastify
+  const dispatcher = new WebhookDispatcher(fastify.db, {
+    pollMs: config.webhooksPollMs,
+    retryBaseMs: config.webhooksRetryBaseMs,
+    retryMaxMs: config.webhooksRetryMaxMs,
+    retryWindowMs: config.webhooksRetryWindowMs,
+    timeoutMs: config.webhooksTimeoutMs,
+    concurrency: config.webhooksConcurrency,
+    allowLoopback: config.webhooksAllowLoopback,
+    log: fastify.log
+  })
+  fastify.decorate('webhooks', dispatcher)
+  if (!config.webhooksEnabled) return
+
+  fastify.addHook('onReady', async () => { dispatcher.start() })
+  // a write may have recorded an event (even a refused one: clock.geofence_refused): wake the
+  // loop instead of waiting for the poll; nudges within a few ms share one pass
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    if (!READS.has(request.method)) dispatcher.nudge()
+    done()
+  })
+  // registered after the db plugin, so this runs before the database is closed
+  fastify.addHook('onClose', async () => { await dispatcher.stop() })
+}, { name: 'webhooks', dependencies: ['config', 'db'] })
