@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppConfig } from './plugins/config.js'
 import { generateRequestId } from './plugins/request-id.js'
+import { answerClientError } from './plugins/errors.js'
 import { redactKeys } from './domain/redact.js'
 
 export interface AppOptions {
@@ -36,6 +37,7 @@ export function serverOptions (config: AppConfig): FastifyHttpOptions<Server> {
     genReqId: generateRequestId,
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
     // Slow clients are cut off rather than holding sockets: an idle socket after 30 s, a request
     // whose headers take longer than headersTimeout (slowloris) or whose whole body takes longer
     // than requestTimeout. Node checks the last two every connectionsCheckingInterval, so that is

@@ -117,7 +117,38 @@ t.test('on a real socket', async (t) => {
   await t.test('slowloris: headers dripped one line at a time are cut by the headers timeout', async (t) => {
     const { ms, received } = await slowClient('GET /health HTTP/1.1\r\nHost: localhost\r\n', 'X-Slow: 1\r\n')
     t.ok(ms >= 900 && ms < 4000, `cut after ${ms} ms (headers timeout 1 s, checked every second)`)
-    t.match(received, /^HTTP\/1\.1 408/, 'told 408 before the socket closed')
+    t.match(received, /^HTTP\/1\.1 408 /, 'told 408 before the socket closed')
+    t.match(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)), { error: true, status: 408, code: 'request_timeout', request_id: /^req_/ }, 'in the JSON envelope')
+  })
+
+  /** Sends raw bytes on a fresh socket; resolves with everything the server wrote before closing. */
+  async function raw (bytes: string): Promise<{ status: number, type: string, body: unknown }> {
+    const socket = connect(Number(port), hostname)
+    let received = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (c: string) => { received += c })
+    socket.on('error', () => {})
+    socket.write(bytes)
+    await new Promise((resolve) => socket.on('close', resolve))
+    const head = received.slice(0, received.indexOf('\r\n\r\n'))
+    return {
+      status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+      type: /content-type: ([^\r]+)/i.exec(head)?.[1] ?? '',
+      body: JSON.parse(received.slice(head.length + 4))
+    }
+  }
+
+  await t.test('what the HTTP parser refuses is answered in the JSON envelope too', async (t) => {
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n')
+    t.equal(garbage.status, 400)
+    t.match(garbage.type, /^application\/json/)
+    t.match(garbage.body, { error: true, status: 400, code: 'malformed_request' })
+    const bigHeader = await raw(`GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    t.equal(bigHeader.status, 431)
+    t.match(bigHeader.body, { error: true, status: 431, code: 'headers_too_large' })
+    const hugeUrl = await raw(`GET /api/v1/locations.php?search=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
+    t.equal(hugeUrl.status, 431, 'a URL beyond the header limit')
+    t.match(hugeUrl.body, { code: 'headers_too_large' })
   })
 
   await t.test('a body dripped byte by byte is cut by the request timeout', async (t) => {
