@@ -12,7 +12,9 @@ import { createTestAccount, createTestKey, routeTable } from './helper.js'
 import { SchemaArbitraries, sometimes, toQueryString, type JsonSchema } from './fuzz-arbitraries.js'
 
 // Schema-driven fuzzing of every /api/v1 route, derived from the routes' own schemas, so routes
-// added later are covered without touching this file.
+// added later are covered without touching this file. Every answer: no 5xx, an X-Request-Id, a
+// JSON body (but HEAD) that matches the route's declared response schema for its status, and a
+// refused request (4xx) leaves the database as it was.
 //   FUZZ_SEED   the seed (default fixed); a failure prints it with the request
 //   FUZZ_RUNS   requests in total, spread over the routes (default 3000)
 //   FUZZ_ROUTE  only this route, e.g. "POST /api/v1/locations.php"
@@ -231,6 +233,7 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
       statusCounts.set(res.statusCode, (statusCounts.get(res.statusCode) ?? 0) + 1)
       const where = () => `${options.method} ${options.url?.toString().slice(0, 300)} [auth ${req.auth}, ${req.encoding}] body ${abbreviate(req.body)} → ${res.statusCode} ${res.body.slice(0, 300)}`
       if (res.statusCode >= 500) throw new Error(`5xx: ${where()}`)
+      if (typeof res.headers['x-request-id'] !== 'string') throw new Error(`no X-Request-Id: ${where()}`)
       if (route.method !== 'HEAD') {
         if (!/^application\/json/.test(String(res.headers['content-type']))) throw new Error(`not JSON (${String(res.headers['content-type'])}): ${where()}`)
         let body: unknown
@@ -240,6 +243,9 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
         if (declared === undefined) throw new Error(`status ${res.statusCode} is not declared in the route's response schema: ${where()}`)
         const validate = validator(declared)
         if (!validate(body)) throw new Error(`response breaks its schema (${ajv.errorsText(validate.errors)}): ${where()}`)
+        if (res.statusCode >= 400 && (body as { request_id?: unknown }).request_id !== res.headers['x-request-id']) {
+          throw new Error(`error envelope's request_id is not the X-Request-Id header: ${where()}`)
+        }
       } else if (res.body !== '') {
         throw new Error(`HEAD with a body: ${where()}`)
       }
