@@ -6,13 +6,15 @@ import { startupScenario } from './scenarios/startup.js'
 import { overloadScenario } from './scenarios/overload.js'
 import { pagingScenario } from './scenarios/paging.js'
 import { webhooksScenario } from './scenarios/webhooks.js'
+import { clockScenario } from './scenarios/clock.js'
+import { timesheetsScenario } from './scenarios/timesheets.js'
 import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario } from './lib.js'
 
 // `npm run bench [scenario …]`: runs each scenario (all by default) against the compiled server
 // in separate processes and prints the figures; a run of the whole suite also writes
 // BENCHMARKS.md (BENCH_OUT=file to write elsewhere, BENCH_OUT= to skip). BENCH_QUICK=1 scales
 // everything down.
-const SCENARIOS: Scenario[] = [readScenario, pagingScenario, webhooksScenario, memoryScenario, startupScenario, overloadScenario]
+const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, timesheetsScenario, webhooksScenario, memoryScenario, startupScenario, overloadScenario]
 
 /** The targets the suite exists to check, and the scenario that measures each. */
 const TARGETS: Array<{ target: string, scenario: string }> = [

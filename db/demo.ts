@@ -4,6 +4,7 @@ import { createApiKey } from './api-keys.js'
 import { CostCodeStore } from './cost-codes.js'
 import { DepartmentStore } from './departments.js'
 import { LocationStore } from './locations.js'
+import { seedTime } from './demo-time.js'
 import type { Database } from './types.js'
 import { WorkerStore } from './workers.js'
 import type { CostCodeRecord } from '../schemas/cost-codes.js'
@@ -39,7 +40,8 @@ export const DEMO_STEPS: ReadonlyArray<(ctx: DemoContext) => Promise<void>> = [
   seedLocations,
   seedDepartments,
   seedCostCodes,
-  seedWorkers
+  seedWorkers,
+  seedTime
 ]
 
 export interface DemoOptions {

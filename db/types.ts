@@ -158,6 +158,59 @@ export interface PortalSessionsTable {
   created_at: Timestamp
 }
 
+export interface TimeEntriesTable {
+  id: Generated<number>
+  account_id: number
+  type: 'shift' | 'break'
+  parent_id: number | null
+  worker_id: number
+  location_id: number | null
+  cost_code_id: number | null
+  clock_in: Timestamp
+  clock_out: Timestamp | null
+  duration_seconds: number | null
+  break_seconds: ColumnType<number, number | undefined, number>
+  status: 'active' | 'completed'
+  source: ColumnType<string, string | undefined, string>
+  notes: string | null
+  latitude: number | null
+  longitude: number | null
+  gps_accuracy: number | null
+  within_geofence: SqliteBoolean | null
+  distance_meters: number | null
+  low_gps_confidence: SqliteBoolean | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface ShiftsTable {
+  id: Generated<number>
+  account_id: number
+  worker_id: number | null
+  location_id: number
+  department_id: number | null
+  cost_code_id: number | null
+  start_time: Timestamp
+  end_time: Timestamp
+  break_minutes: number
+  status: 'draft' | 'published'
+  notes: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface IdempotencyKeysTable {
+  id: Generated<number>
+  api_key_id: number
+  idempotency_key: string
+  fingerprint: string
+  state: 'pending' | 'completed'
+  response_status: number | null
+  response_body: string | null
+  created_at: Timestamp
+  expires_at: Timestamp
+}
+
 export interface Database {
   accounts: AccountsTable
   api_keys: ApiKeysTable
@@ -170,6 +223,9 @@ export interface Database {
   portal_sessions: PortalSessionsTable
   webhook_subscriptions: WebhookSubscriptionsTable
   webhook_deliveries: WebhookDeliveriesTable
+  time_entries: TimeEntriesTable
+  shifts: ShiftsTable
+  idempotency_keys: IdempotencyKeysTable
 }
 
 export type AccountRow = Selectable<AccountsTable>
@@ -185,3 +241,6 @@ export type EventRow = Selectable<EventsTable>
 export type PortalUserRow = Selectable<PortalUsersTable>
 export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
+export type TimeEntryRow = Selectable<TimeEntriesTable>
+export type ShiftRow = Selectable<ShiftsTable>
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>

@@ -89,11 +89,59 @@ const FIXTURES: Record<string, Fixture> = {
       { first_name: 'A', last_name: 'B', department_id: await theirs.make('/api/v1/departments.php') }
     ]
   },
+  '/api/v1/shifts.php': {
+    create: async (api) => (await api.post('/api/v1/shifts.php', {
+      location_id: await api.make('/api/v1/locations.php'), worker_id: await api.make('/api/v1/workers.php'), ...nextShiftTimes()
+    })).id,
+    update: { notes: 'Changed by the other account' },
+    foreignReferences: async (theirs, own) => [
+      { location_id: await theirs.make('/api/v1/locations.php'), ...nextShiftTimes() },
+      { location_id: await own.make('/api/v1/locations.php'), worker_id: await theirs.make('/api/v1/workers.php'), ...nextShiftTimes() },
+      { location_id: await own.make('/api/v1/locations.php'), department_id: await theirs.make('/api/v1/departments.php'), ...nextShiftTimes() },
+      { location_id: await own.make('/api/v1/locations.php'), cost_code_id: await theirs.make('/api/v1/cost-codes.php'), ...nextShiftTimes() }
+    ]
+  },
+  '/api/v1/clock.php': {
+    create: async (api) => await clockIn(api),
+    notReferences: ['survey_id'],
+    foreignReferences: async (theirs, own) => [
+      { worker_id: await theirs.make('/api/v1/workers.php'), action: 'in' },
+      { worker_id: await own.make('/api/v1/workers.php'), action: 'in', location_id: await theirs.make('/api/v1/locations.php') },
+      { worker_id: await own.make('/api/v1/workers.php'), action: 'in', cost_code_id: await theirs.make('/api/v1/cost-codes.php') }
+    ]
+  },
+  '/api/v1/timesheets.php': {
+    // a completed shift entry: what the default entry_filter lists
+    create: async (api) => {
+      const worker = await api.make('/api/v1/workers.php')
+      const id = await clockIn(api, worker, new Date(Date.now() - 3_600_000).toISOString())
+      await api.post('/api/v1/clock.php', { worker_id: worker, action: 'out' })
+      return id
+    }
+  },
+  '/api/v1/on-site-now.php': {
+    create: async (api) => await clockIn(api),
+    listedIds: (body) => body.data.flatMap((group) => (group.workers as Array<{ entry_id: number }>).map((w) => w.entry_id))
+  },
   '/api/v1/webhooks.php': {
     create: async (api) => (await api.post('/api/v1/webhooks.php', { url: `https://hooks.example.com/${api.unique('hook')}`, events: ['*'] })).id,
     update: { description: 'Changed by the other account', active: false },
     postWithId: { query: 'action=ping' }
   }
+}
+
+let shiftDay = 0
+/** a fresh day for each shift, so fixtures never overlap one worker's shifts */
+function nextShiftTimes (): Body {
+  const start = Date.parse('2030-01-01T08:00:00Z') + (shiftDay++) * 86_400_000
+  return { start_time: new Date(start).toISOString(), end_time: new Date(start + 8 * 3_600_000).toISOString() }
+}
+
+/** Clocks a worker (a new one unless given) in; returns the entry id. */
+async function clockIn (api: Api, worker?: number, timestamp?: string): Promise<number> {
+  const body: Body = { worker_id: worker ?? await api.make('/api/v1/workers.php'), action: 'in' }
+  if (timestamp !== undefined) body.timestamp = timestamp
+  return (await api.post('/api/v1/clock.php', body)).id
 }
 
 interface Operation {

@@ -1,0 +1,144 @@
+import { sql, type CompiledQuery, type Compilable, type Kysely } from 'kysely'
+import type { Database } from './types.js'
+
+/** the most write units one commit carries */
+export const MAX_BATCH = 256
+
+interface WriteUnit {
+  fn: (trx: Kysely<Database>) => Promise<unknown>
+  resolve: (value: unknown) => void
+  reject: (err: unknown) => void
+}
+
+type Outcome = { ok: true, value: unknown } | { ok: false, error: unknown }
+
+/**
+ * Group commit. With synchronous=FULL every COMMIT waits for the disk (an fsync: a few hundred per
+ * second on this kind of machine), so one transaction per request caps the API at the disk's
+ * fsync rate. Instead, the write units that arrive in the same turn of the event loop share one
+ * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT: a unit that throws rolls back only
+ * its own changes and gets its own error; the others commit together. Nobody is answered before
+ * the COMMIT is on disk, so an acknowledged write is durable exactly as with one commit each.
+ */
+class WriteBatcher {
+  readonly #queue: WriteUnit[] = []
+  #scheduled = false
+  #running = false
+
+  constructor (private readonly db: Kysely<Database>) {}
+
+  run<T> (fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
+      this.#schedule()
+    })
+  }
+
+  #schedule (): void {
+    if (this.#scheduled || this.#running) return
+    this.#scheduled = true
+    // setImmediate, not a microtask: requests already read from sockets join this batch
+    setImmediate(() => {
+      this.#scheduled = false
+      this.#running = true
+      const batch = this.#queue.splice(0, MAX_BATCH)
+      this.#commit(batch).finally(() => {
+        this.#running = false
+        if (this.#queue.length > 0) this.#schedule()
+      })
+    })
+  }
+
+  async #commit (batch: WriteUnit[]): Promise<void> {
+    let outcomes: Outcome[]
+    try {
+      outcomes = await this.db.connection().execute(async (trx) => {
+        await sql`begin immediate`.execute(trx)
+        const results: Outcome[] = []
+        try {
+          for (const unit of batch) results.push(await runUnit(trx, unit, batch.length > 1))
+          if (batch.length === 1 && !results[0]!.ok) {
+            await sql`rollback`.execute(trx)
+            return results
+          }
+        } catch (err) {
+          await sql`rollback`.execute(trx).catch(() => {})
+          throw err
+        }
+        await sql`commit`.execute(trx)
+        return results
+      })
+    } catch (err) {
+      // BEGIN or COMMIT failed (busy past the timeout, disk error): nothing of the batch is written
+      for (const unit of batch) unit.reject(err)
+      return
+    }
+    batch.forEach((unit, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) unit.resolve(outcome.value)
+      else unit.reject(outcome.error)
+    })
+  }
+}
+
+/** One unit in its savepoint (when it shares the transaction); a failed rollback aborts the batch. */
+async function runUnit (trx: Kysely<Database>, unit: WriteUnit, shared: boolean): Promise<Outcome> {
+  if (!shared) {
+    try {
+      return { ok: true, value: await unit.fn(trx) }
+    } catch (error) {
+      return { ok: false, error }
+    }
+  }
+  await sql`savepoint unit`.execute(trx)
+  try {
+    const value = await unit.fn(trx)
+    await sql`release unit`.execute(trx)
+    return { ok: true, value }
+  } catch (error) {
+    await sql`rollback to unit`.execute(trx)
+    await sql`release unit`.execute(trx)
+    return { ok: false, error }
+  }
+}
+
+const batchers = new WeakMap<Kysely<Database>, WriteBatcher>()
+
+/**
+ * Runs `fn` as one atomic write: it commits in full or not at all, and the promise settles only
+ * after the COMMIT is durable. Transactions are `BEGIN IMMEDIATE` (a deferred BEGIN that reads and
+ * then writes fails at once with SQLITE_BUSY when another process wrote in between; IMMEDIATE
+ * takes the write lock first, so a second process waits its busy_timeout and then reads what the
+ * first committed) and are shared by the writes of one event-loop turn (group commit, above).
+ * Inside `fn`, use only the `trx` it is given, and never call writeTransaction again: the app has
+ * one connection and the batch is holding it.
+ */
+export async function writeTransaction<T> (db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  let batcher = batchers.get(db)
+  if (batcher === undefined) {
+    batcher = new WriteBatcher(db)
+    batchers.set(db, batcher)
+  }
+  return await batcher.run(fn)
+}
+
+/** A query compiled once, run on any executor (a transaction's or the pool's) with new parameters. */
+export interface Compiled<Row> {
+  all (on: Kysely<Database>, ...parameters: unknown[]): Promise<Row[]>
+  first (on: Kysely<Database>, ...parameters: unknown[]): Promise<Row | undefined>
+}
+
+export function compileOnce<Row> (query: Compilable<Row>): Compiled<Row> {
+  const compiled: CompiledQuery<Row> = query.compile()
+  const arity = compiled.parameters.length
+  const all = async (on: Kysely<Database>, ...parameters: unknown[]): Promise<Row[]> => {
+    if (parameters.length !== arity) throw new Error(`compiled query takes ${arity} parameters, got ${parameters.length}`)
+    return (await on.executeQuery<Row>({ ...compiled, parameters })).rows
+  }
+  return { all, first: async (on, ...parameters) => (await all(on, ...parameters))[0] }
+}
+
+/** better-sqlite3's error for a UNIQUE violation (the partial "one open entry" index among them). */
+export function isUniqueViolation (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE'
+}

@@ -1,0 +1,24 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { TimeEntryStore } from '../../../db/time-entries.js'
+import { nowIso } from '../../../domain/time.js'
+import { errorResponses } from '../../../schemas/common.js'
+import { OnSiteQuery, OnSiteResponse } from '../../../schemas/time.js'
+
+const onSiteNow: FastifyPluginAsyncTypebox = async (fastify) => {
+  const store = new TimeEntryStore(fastify.db)
+
+  fastify.get('/on-site-now.php', {
+    config: { scope: 'timesheets:read' },
+    schema: {
+      tags: ['Time'],
+      summary: 'Who is clocked in now, by location',
+      querystring: OnSiteQuery,
+      response: { 200: OnSiteResponse, ...errorResponses }
+    }
+  }, async (request) => {
+    const asOf = nowIso()
+    return { data: await store.onSiteNow(request.apiKey!.accountId, request.query.location_id), as_of: asOf }
+  })
+}
+
+export default onSiteNow

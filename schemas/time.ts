@@ -1,0 +1,91 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { CalendarDate, Id, ListQuery, Nullable, StringEnum, Timestamp, TimestampInput } from './common.js'
+
+export const CLOCK_ACTIONS = ['in', 'out', 'break_start', 'break_end'] as const
+export type ClockAction = typeof CLOCK_ACTIONS[number]
+
+export const ClockBody = Type.Object({
+  worker_id: Id,
+  action: StringEnum(CLOCK_ACTIONS),
+  location_id: Type.Optional(Nullable(Id)),
+  cost_code_id: Type.Optional(Nullable(Id)),
+  timestamp: Type.Optional({ ...TimestampInput, description: 'when it happened (default now); at most 5 minutes ahead and 7 days back' }),
+  notes: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
+  latitude: Type.Optional(Nullable(Type.Number({ minimum: -90, maximum: 90 }))),
+  longitude: Type.Optional(Nullable(Type.Number({ minimum: -180, maximum: 180 }))),
+  gps_accuracy: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1_000_000, description: 'metres' }))),
+  survey_id: Type.Optional(Nullable(Id)),
+  survey_answers: Type.Optional(Type.Unknown({ description: 'accepted and ignored until surveys ship' }))
+}, { additionalProperties: false })
+export type ClockBodyType = Static<typeof ClockBody>
+
+export const TimeEntry = Type.Object({
+  id: Id,
+  type: StringEnum(['shift', 'break']),
+  parent_id: Nullable(Type.Integer({ description: "a break's shift entry" })),
+  worker_id: Id,
+  worker_name: Type.String(),
+  location_id: Nullable(Type.Integer()),
+  location_name: Nullable(Type.String()),
+  cost_code_id: Nullable(Type.Integer()),
+  clock_in: Timestamp,
+  clock_out: Nullable(Type.String({ format: 'date-time' })),
+  duration_seconds: Nullable(Type.Integer({ description: 'clock_out − clock_in; null while open' })),
+  break_seconds: Type.Integer({ description: "a shift's closed breaks (0 for a break entry)" }),
+  status: StringEnum(['active', 'completed']),
+  source: Type.String(),
+  notes: Nullable(Type.String()),
+  latitude: Nullable(Type.Number()),
+  longitude: Nullable(Type.Number()),
+  gps_accuracy: Nullable(Type.Number()),
+  within_geofence: Nullable(Type.Boolean()),
+  distance_meters: Nullable(Type.Integer()),
+  low_gps_confidence: Nullable(Type.Boolean()),
+  created_at: Timestamp,
+  updated_at: Timestamp
+})
+export type TimeEntryRecord = Static<typeof TimeEntry>
+
+export const ENTRY_FILTERS = ['shifts', 'active', 'breaks', 'all'] as const
+export type EntryFilter = typeof ENTRY_FILTERS[number]
+
+export const TimesheetQuery = Type.Object({
+  id: Type.Optional(Id),
+  worker_id: Type.Optional(Id),
+  location_id: Type.Optional(Id),
+  cost_code_id: Type.Optional(Id),
+  start_date: Type.Optional({ ...CalendarDate, description: "first clock-in date, in the account's timezone" }),
+  end_date: Type.Optional({ ...CalendarDate, description: "last clock-in date (inclusive), in the account's timezone" }),
+  entry_filter: StringEnum(ENTRY_FILTERS, { default: 'shifts', description: 'shifts: completed shift entries · active: open entries · breaks: break entries · all' }),
+  ...ListQuery
+}, { additionalProperties: false })
+export type TimesheetQueryType = Static<typeof TimesheetQuery>
+
+export const OnSiteQuery = Type.Object({
+  location_id: Type.Optional(Id)
+}, { additionalProperties: false })
+
+export const OnSiteWorker = Type.Object({
+  worker_id: Id,
+  name: Type.String(),
+  entry_id: Id,
+  clock_in: Timestamp,
+  within_geofence: Nullable(Type.Boolean()),
+  distance_meters: Nullable(Type.Integer())
+})
+
+export const OnSiteGroup = Type.Object({
+  location_id: Nullable(Type.Integer()),
+  location_name: Nullable(Type.String()),
+  on_site: Type.Integer({ description: 'workers clocked in here' }),
+  within_geofence: Type.Integer({ description: 'of them, clocked in inside the fence' }),
+  outside_geofence: Type.Integer({ description: 'of them, clocked in outside the fence' }),
+  no_gps: Type.Integer({ description: 'of them, clocked in without a GPS fix' }),
+  workers: Type.Array(OnSiteWorker)
+})
+export type OnSiteGroupRecord = Static<typeof OnSiteGroup>
+
+export const OnSiteResponse = Type.Object({
+  data: Type.Array(OnSiteGroup),
+  as_of: Timestamp
+})
