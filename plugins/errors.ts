@@ -142,7 +142,9 @@ export default fp(async function errorsPlugin (fastify) {
 
   fastify.setErrorHandler(function handleError (err, request, reply) {
     const apiError = toApiError(err instanceof Error ? err : new Error(String(err)))
-    if (apiError.statusCode >= 500) {
+    // a shed request (503 `overloaded`) is the server protecting itself, not a failure: an error
+    // line with a stack for each would add work exactly when there is least to spare
+    if (apiError.statusCode >= 500 && !(err instanceof ApiError && err.statusCode === 503)) {
       request.log.error({ err }, 'request failed')
     } else {
       request.log.debug({ code: apiError.code }, redactKeys(apiError.message))

@@ -195,3 +195,21 @@ t.test('on a real socket', async (t) => {
     t.equal(((await res.json()) as { data: { name: string } }).data.name, 'Chunked site')
   })
 })
+
+t.test('a real server over its memory limit sheds without logging an error per request', async (t) => {
+  const file = join(t.testdir(), 'shed.db')
+  const { key } = await seedDatabaseFile(file)
+  const server = await startServer(file, { TEMPCLOCK_MAX_RSS_MB: '1', TEMPCLOCK_PRESSURE_SAMPLE_MS: '20' })
+  t.teardown(async () => { await server.stop('SIGKILL') })
+  let log = ''
+  server.process.stdout!.on('data', (c: Buffer) => { log += c.toString() })
+  await sleep(200) // past the start-up grace
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => {
+    const res = await fetch(`${server.url}/api/v1/locations.php`, { headers: bearer(key) })
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() as { code: string } }
+  }))
+  t.ok(answers.every((a) => a.status === 503 && a.retryAfter === '5' && a.body.code === 'overloaded'), 'every request shed with 503 + Retry-After')
+  t.equal((await fetch(`${server.url}/health`)).status, 200, '/health answers')
+  await sleep(100)
+  t.notMatch(log, /"level":50/, 'no error-level log lines for shed requests')
+})
