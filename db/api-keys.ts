@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely'
 import { isScope, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
 import { findAccount } from './accounts.js'
+import { readerFor } from './connection.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { ApiKeyRow, Database } from './types.js'
 
@@ -137,10 +138,11 @@ const AUTH_CACHE_LIMIT = 10_000
 /**
  * The key lookup on every request. Rows are cached by key hash, and the cache is dropped whenever
  * the database may have changed under it: SQLite's `data_version` moves when any OTHER connection
- * (the operator CLI, another server process) commits, and `total_changes()` moves when this
- * connection writes. Checking both is one cheap statement, so a revocation, an expiry change or
- * API access switched off still takes effect on the very next request, from any process.
- * Expiry itself is compared with the clock on every request.
+ * (the operator CLI, another server process, or this server's writer as seen from its read
+ * connection) commits; without a read connection (':memory:'), `total_changes()` covers this
+ * connection's own writes. So a revocation, an expiry change or API access switched off still
+ * takes effect on the very next request, from any process. Expiry itself is compared with the
+ * clock on every request.
  */
 export class ApiKeyStore {
   readonly #byHash: Precompiled<KeyAuthRow>
@@ -148,6 +150,7 @@ export class ApiKeyStore {
   readonly #version: Precompiled<{ data_version: number | null, changes: number }>
   readonly #scopesCache = new Map<string, Scope[]>()
   readonly #rows = new Map<string, KeyAuthRow>()
+  readonly #readVersion: () => string | Promise<string>
   #seenVersion = ''
 
   constructor (db: Kysely<Database>) {
@@ -161,12 +164,23 @@ export class ApiKeyStore {
       eb.selectFrom(sql<{ data_version: number }>`pragma_data_version()`.as('v')).select('v.data_version').as('data_version'),
       sql<number>`total_changes()`.as('changes')
     ]))
+    const reader = readerFor(db)
+    if (reader !== undefined) {
+      // the read connection's data_version moves on every commit by any other connection,
+      // the server's own writer included: one cheap pragma, no total_changes() needed
+      const dataVersion = reader.raw.prepare('pragma data_version').pluck()
+      this.#readVersion = () => String(dataVersion.get())
+    } else {
+      this.#readVersion = async () => {
+        const version = await this.#version.first()
+        return `${version?.data_version ?? 0}:${version?.changes ?? 0}`
+      }
+    }
   }
 
   async findByKey (key: string): Promise<KeyAuthRow | undefined> {
     const hash = hashApiKey(key)
-    const version = await this.#version.first()
-    const stamp = `${version?.data_version ?? 0}:${version?.changes ?? 0}`
+    const stamp = await this.#readVersion()
     if (stamp !== this.#seenVersion) {
       this.#rows.clear()
       this.#seenVersion = stamp

@@ -24,6 +24,19 @@ export interface DatabaseHandle {
   close(): Promise<void>
 }
 
+/**
+ * A second, query-only connection to the same file for hot-path reads (see db/precompiled.ts).
+ * In WAL mode it reads the last committed state without waiting for the writer and never sees a
+ * write transaction that is still open on the main connection; better-sqlite3 runs its statements
+ * synchronously, so they skip the driver's connection queue. None for ':memory:' databases (a
+ * second connection would see another, empty database): there reads use the main connection.
+ */
+const readers = new WeakMap<Kysely<Database>, StatementCachingDatabase>()
+
+export function readerFor (db: Kysely<Database>): StatementCachingDatabase | undefined {
+  return readers.get(db)
+}
+
 const STATEMENT_CACHE_LIMIT = 2000
 
 /**
@@ -71,6 +84,14 @@ export function openDatabase (options: OpenOptions): DatabaseHandle {
   const sqlite = openSqlite(options)
   const wrapper = new StatementCachingDatabase(sqlite)
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: wrapper }) })
+  let reader: StatementCachingDatabase | undefined
+  if (options.file !== ':memory:' && options.readonly !== true) {
+    const readConnection = new BetterSqlite3(options.file)
+    readConnection.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
+    readConnection.pragma('query_only = ON')
+    reader = new StatementCachingDatabase(readConnection)
+    readers.set(db, reader)
+  }
   let closed = false
   return {
     db,
@@ -78,6 +99,8 @@ export function openDatabase (options: OpenOptions): DatabaseHandle {
     async close () {
       if (closed) return
       closed = true
+      readers.delete(db)
+      reader?.close()
       await db.destroy()
     }
   }
