@@ -1,10 +1,12 @@
 import { join } from 'node:path'
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
+import type { Server } from 'node:http'
 import AutoLoad from '@fastify/autoload'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { AppConfig } from './plugins/config.js'
 import { generateRequestId } from './plugins/request-id.js'
+import { answerClientError } from './plugins/errors.js'
 import { redactKeys } from './domain/redact.js'
 
 export interface AppOptions {
@@ -23,7 +25,7 @@ export function serializeRequest (request: FastifyRequest): Record<string, unkno
 }
 
 /** Fastify's own options: logging (keys and cookies redacted), limits, request ids. */
-export function serverOptions (config: AppConfig): FastifyServerOptions {
+export function serverOptions (config: AppConfig): FastifyHttpOptions<Server> {
   return {
     logger: config.logLevel === 'silent'
       ? false
@@ -35,10 +37,18 @@ export function serverOptions (config: AppConfig): FastifyServerOptions {
     genReqId: generateRequestId,
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
-    // slow clients are cut off rather than holding sockets
+    clientErrorHandler: answerClientError,
+    // Slow clients are cut off rather than holding sockets: an idle socket after 30 s, a request
+    // whose headers take longer than headersTimeout (slowloris) or whose whole body takes longer
+    // than requestTimeout. Node checks the last two every connectionsCheckingInterval, so that is
+    // the precision of the cut.
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: 5_000,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs)
+    },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 }
   }
 }

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpus, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 
@@ -96,6 +96,10 @@ export interface LoadResult {
   requestsPerSecond: number
   p99Ms: number
   non2xx: number
+  /** 5xx answers (503 `overloaded` when the server sheds load) */
+  serverErrors: number
+  /** requests answered */
+  total: number
   errors: number
 }
 
@@ -114,12 +118,91 @@ export async function load (options: { url: string, headers?: Record<string, str
     requestsPerSecond: result.requests.average,
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
+    serverErrors: result['5xx'],
+    total: result.requests.total,
     errors: result.errors + result.timeouts
   }
 }
 
 export function median (values: number[]): number {
+  if (values.length === 0) return NaN
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Smallest and largest of the samples: the spread reported next to a median. */
+export function spread (values: number[]): { min: number, max: number } {
+  return { min: Math.min(...values), max: Math.max(...values) }
+}
+
+/** First and third quartiles (nearest rank). */
+export function quartiles (values: number[]): { q1: number, q3: number } {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+  return { q1: at(0.25), q3: at(0.75) }
+}
+
+/** Memory of a process from /proc (Linux): the current resident set and its peak (VmHWM), in bytes. */
+export function processMemory (pid: number): { rss: number, peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Samples a process's memory every `intervalMs` until stopped; the peak is the larger of the
+ * kernel's high-water mark and the highest sample (VmHWM is the truth where /proc has it).
+ */
+export function sampleMemory (pid: number, intervalMs = 100): { stop: () => number } {
+  let peak = 0
+  const take = (): void => {
+    const m = processMemory(pid)
+    if (m !== undefined) peak = Math.max(peak, m.rss, Number.isFinite(m.peak) ? m.peak : 0)
+  }
+  take()
+  const timer = setInterval(take, intervalMs)
+  return { stop: () => { take(); clearInterval(timer); return peak } }
+}
+
+/** Milliseconds from spawning a server script until `readyPath` answers 200, then stops it. */
+export async function timeToReady (script: string, env: Record<string, string>, readyPath: string): Promise<number> {
+  const port = await freePort()
+  const started = performance.now()
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${script} exited ${child.exitCode}`)
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}${readyPath}`)
+        await res.arrayBuffer()
+        if (res.status === 200) return performance.now() - started
+      } catch {}
+      if (performance.now() - started > 20_000) throw new Error(`${script} not ready after 20 s`)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  } finally {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    }
+  }
+}
+
+/** What the figures were measured on, for BENCHMARKS.md. */
+export function machine (): { cpus: number, model: string, memoryGb: number, node: string, platform: string } {
+  return {
+    cpus: cpus().length,
+    model: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 1024 ** 3 * 10) / 10,
+    node: process.version,
+    platform: `${platform()} ${release()}`
+  }
 }

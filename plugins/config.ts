@@ -27,6 +27,22 @@ export interface AppConfig {
   webhooksTimeoutMs: number
   /** deliveries in flight at once */
   webhooksConcurrency: number
+  /** load shedding (503 `overloaded`) above these; 0 turns a check off */
+  overload: OverloadConfig
+  /** slow clients: a request's headers, and the whole request, must arrive within these */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+}
+
+export interface OverloadConfig {
+  /** mean event-loop delay over a sample interval */
+  maxEventLoopDelayMs: number
+  maxHeapUsedBytes: number
+  maxRssBytes: number
+  /** seconds, sent as Retry-After on a shed request */
+  retryAfterS: number
+  /** how often the event loop and memory are sampled */
+  sampleIntervalMs: number
 }
 
 declare module 'fastify' {
@@ -37,6 +53,7 @@ declare module 'fastify' {
 
 export class ConfigError extends Error {}
 
+const MB = 1024 * 1024
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const
 
@@ -63,7 +80,7 @@ function flag (name: string, value: string): boolean {
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
   const host = env.HOST ?? '127.0.0.1'
   if (host.trim() === '') throw new ConfigError('HOST must not be empty')
-  return {
+  const config: AppConfig = {
     host,
     port: integer('PORT', env.PORT ?? '3000', 0, 65535),
     dbPath: env.TEMPCLOCK_DB ?? './data/tempclock.db',
@@ -78,14 +95,30 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhooksRetryMaxMs: integer('TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS', env.TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS ?? '3600000', 10, 6 * 3_600_000),
     webhooksRetryWindowMs: 24 * 3_600_000,
     webhooksTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_TIMEOUT_MS ?? '10000', 100, 60_000),
-    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100)
+    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100),
+    overload: {
+      maxEventLoopDelayMs: integer('TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS', env.TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS ?? '1000', 0, 600_000),
+      maxHeapUsedBytes: MB * integer('TEMPCLOCK_MAX_HEAP_MB', env.TEMPCLOCK_MAX_HEAP_MB ?? '768', 0, 1_000_000),
+      maxRssBytes: MB * integer('TEMPCLOCK_MAX_RSS_MB', env.TEMPCLOCK_MAX_RSS_MB ?? '1024', 0, 1_000_000),
+      retryAfterS: integer('TEMPCLOCK_RETRY_AFTER_S', env.TEMPCLOCK_RETRY_AFTER_S ?? '5', 1, 3600),
+      sampleIntervalMs: integer('TEMPCLOCK_PRESSURE_SAMPLE_MS', env.TEMPCLOCK_PRESSURE_SAMPLE_MS ?? '1000', 10, 60_000)
+    },
+    headersTimeoutMs: integer('TEMPCLOCK_HEADERS_TIMEOUT_MS', env.TEMPCLOCK_HEADERS_TIMEOUT_MS ?? '10000', 100, 600_000),
+    requestTimeoutMs: integer('TEMPCLOCK_REQUEST_TIMEOUT_MS', env.TEMPCLOCK_REQUEST_TIMEOUT_MS ?? '30000', 100, 600_000)
   }
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError('TEMPCLOCK_HEADERS_TIMEOUT_MS must not exceed TEMPCLOCK_REQUEST_TIMEOUT_MS')
+  }
+  return config
 }
 
 /** Test and embedding default: the server's config with overrides. */
 export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
+  const config = loadConfig({})
+  // no load shedding in tests unless a test asks for it: a busy CI machine is not an overload;
   // the webhook loop stays off unless a test turns it on, so it cannot touch other tests
-  return { ...loadConfig({}), dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, ...overrides }
+  const overload = { ...config.overload, maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 }
+  return { ...config, dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, overload, ...overrides }
 }
 
 export default fp(async function configPlugin (fastify, opts: { config?: AppConfig }) {

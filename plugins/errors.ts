@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from '../domain/errors.js'
@@ -82,6 +85,30 @@ export function toApiError (err: FastifyError | ApiError | Error): ApiError {
   return new ApiError(500, 'internal_error', 'Internal server error')
 }
 
+const CLIENT_ERRORS: Record<string, { status: number, code: string, message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request was not received in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large' }
+}
+const MALFORMED = { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP' }
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses before Fastify sees it
+ * (malformed HTTP, headers over the size limit, a slow client cut by a timeout) still gets the JSON
+ * error envelope, then the socket is closed.
+ */
+export function answerClientError (err: Error & { code?: string }, socket: Duplex): void {
+  // a reset connection has no one left to answer
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  if (socket.writable) {
+    const { status, code, message } = CLIENT_ERRORS[err.code ?? ''] ?? MALFORMED
+    const requestId = 'req_' + randomUUID().replaceAll('-', '')
+    const body = JSON.stringify({ error: true, message, status, code, request_id: requestId })
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}
+
 export function sendError (request: FastifyRequest, reply: FastifyReply, apiError: ApiError): FastifyReply {
   for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value)
   return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send({
@@ -115,7 +142,9 @@ export default fp(async function errorsPlugin (fastify) {
 
   fastify.setErrorHandler(function handleError (err, request, reply) {
     const apiError = toApiError(err instanceof Error ? err : new Error(String(err)))
-    if (apiError.statusCode >= 500) {
+    // a shed request (503 `overloaded`) is the server protecting itself, not a failure: an error
+    // line with a stack for each would add work exactly when there is least to spare
+    if (apiError.statusCode >= 500 && !(err instanceof ApiError && err.statusCode === 503)) {
       request.log.error({ err }, 'request failed')
     } else {
       request.log.debug({ code: apiError.code }, redactKeys(apiError.message))

@@ -29,7 +29,10 @@ t.test('loadConfig: defaults', async (t) => {
     webhooksRetryMaxMs: 3_600_000,
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
-    webhooksConcurrency: 8
+    webhooksConcurrency: 8,
+    overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000
   })
 })
 
@@ -58,7 +61,10 @@ t.test('loadConfig: values from the environment', async (t) => {
     webhooksRetryMaxMs: 3_600_000,
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
-    webhooksConcurrency: 8
+    webhooksConcurrency: 8,
+    overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000
   })
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)

@@ -81,7 +81,7 @@ export async function startServer (dbPath: string, env: Record<string, string> =
   })
   let output = ''
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + output)), 15_000)
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('server did not start: ' + output)) }, 15_000)
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString()
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)

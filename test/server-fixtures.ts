@@ -1,0 +1,47 @@
+import { request as httpRequest } from 'node:http'
+import { openDatabase } from '../db/connection.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { createAccount } from '../db/accounts.js'
+import { createApiKey } from '../db/api-keys.js'
+
+/** Creates and migrates a database file with one API-enabled account and a full-access key. */
+export async function seedDatabaseFile (file: string): Promise<{ accountId: number, key: string }> {
+  const handle = openDatabase({ file })
+  try {
+    await migrateToLatest(handle.db)
+    const account = await createAccount(handle.db, { name: 'Hardening', timezone: 'UTC', apiEnabled: true })
+    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    return { accountId: account.id, key }
+  } finally {
+    await handle.close()
+  }
+}
+
+export interface HttpResult { status: number, headers: Record<string, string | string[] | undefined>, body: string }
+
+/** One HTTP request over a fresh socket (no keep-alive), so a SIGKILL shows as a socket error. */
+export async function httpCall (base: string, options: { method?: string, path: string, key?: string, body?: unknown, timeoutMs?: number }): Promise<HttpResult> {
+  const url = new URL(options.path, base)
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
+  return await new Promise<HttpResult>((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: options.method ?? 'GET',
+      agent: false,
+      headers: {
+        connection: 'close',
+        ...(options.key === undefined ? {} : { authorization: `Bearer ${options.key}` }),
+        ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) })
+      },
+      timeout: options.timeoutMs ?? 20_000
+    }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error('client timeout')))
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
