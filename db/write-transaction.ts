@@ -114,6 +114,8 @@ const batchers = new WeakMap<Kysely<Database>, WriteBatcher>()
  * one connection and the batch is holding it.
  */
 export async function writeTransaction<T> (db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  // a caller already inside a transaction must pass its trx to the store's `…In(trx, …)` method
+  if (db.isTransaction) throw new Error('writeTransaction needs the database, not a transaction: use the store\'s …In(trx) method')
   let batcher = batchers.get(db)
   if (batcher === undefined) {
     batcher = new WriteBatcher(db)

@@ -32,3 +32,11 @@ t.test('group commit: concurrent writes share a commit, a failing one rolls back
   const inTx = await sql<{ autocommit: number }>`select 1 as autocommit`.execute(app.db)
   t.equal(inTx.rows.length, 1, 'the connection is usable afterwards')
 })
+
+t.test('writeTransaction refuses a transaction as its database instead of crashing the process', async (t) => {
+  const app = await buildTestApp(t)
+  await app.db.transaction().execute(async (trx) => {
+    await t.rejects(writeTransaction(trx, async () => 1), /not a transaction/)
+  })
+  t.equal(await writeTransaction(app.db, async () => 2), 2, 'the batcher still works')
+})

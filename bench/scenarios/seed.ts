@@ -12,9 +12,9 @@ export async function seedLocations (file: string, locations: number): Promise<{
     const account = await createAccount(handle.db, { name: 'Bench', apiEnabled: true })
     const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
     await handle.db.transaction().execute(async (trx) => {
-      const inTrx = new LocationStore(trx)
+      const store = new LocationStore(handle.db)
       for (let i = 0; i < locations; i++) {
-        await inTrx.create(account.id, { name: `Site ${i}`, address_line1: `${i} High Street`, city: 'Leeds', postcode: 'LS1 4AP', latitude: 53.8, longitude: -1.55, geofence_radius_m: 150, geofence_mode: 'warn' })
+        await store.createIn(trx, account.id, { name: `Site ${i}`, address_line1: `${i} High Street`, city: 'Leeds', postcode: 'LS1 4AP', latitude: 53.8, longitude: -1.55, geofence_radius_m: 150, geofence_mode: 'warn' })
       }
     })
     return { key }
