@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readScenario } from './scenarios/read.js'
@@ -98,8 +99,10 @@ function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: 
     '',
     '- The load generator (autocannon) runs on the same 2 cores as the server, so request rates are',
     '  lower than a separate client machine would show; the ratios against bare Fastify cancel most of that.',
-    '- This machine was shared with other engineers\' builds and tests while these figures were taken:',
-    '  absolute numbers are noisy (see the spread); regenerate on a quiet machine for release figures.',
+    '- Anything else running on the machine lowers the absolute figures (see the spread); the load',
+    '  average at the start of this run was ' + loadavg().map((l) => l.toFixed(2)).join(' / ') + ' (1 / 5 / 15 min).',
+    '- The bare-Fastify baseline of `read` is bound by the single-threaded load generator, not by the',
+    '  server: the ratio compares the API\'s capacity with what one autocannon process can send.',
     '- Peak RSS is the kernel\'s high-water mark (VmHWM in /proc/<pid>/status) of the server process.',
     '- `overload` drives 400 connections at 100-row list pages, far beyond what these cores serve: "share',
     '  shed" is the part answered at once with 503 `overloaded` + Retry-After; the rest is served.',
