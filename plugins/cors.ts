@@ -36,4 +36,13 @@ export default fp(async function corsPlugin (fastify) {
     credentials: false,
     maxAge: 600
   })
+  // The catch-all not-found route keeps CORS on, so an unknown /api/ path still answers
+  // cross-origin; for any other unmatched path, take the headers back off here, in one place.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!request.url.startsWith(API_PREFIX) && request.routeOptions.config?.cors !== false) {
+      reply.removeHeader('access-control-allow-origin')
+      reply.removeHeader('access-control-expose-headers')
+    }
+    done()
+  })
 }, { name: 'cors', dependencies: ['request-id'] }) // request-id first: a preflight answer carries X-Request-Id too

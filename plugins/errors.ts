@@ -120,6 +120,16 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, apiErro
   })
 }
 
+/**
+ * For a path that has routes but none for `method`: the `Allow` header value (405).
+ * Undefined when the path is unknown (404) or the method is served.
+ */
+export function allowedMethods (routeIndex: Map<string, Map<string, string | undefined>>, path: string, method: string): string | undefined {
+  const methods = routeIndex.get(path)
+  if (methods === undefined || methods.has(method)) return undefined
+  return [...methods.keys()].filter((m) => m !== 'OPTIONS').sort().join(', ')
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
     /** path → method → declared scope, for 405 answers and for tests that walk every route */
@@ -154,14 +164,8 @@ export default fp(async function errorsPlugin (fastify) {
 
   fastify.setNotFoundHandler(function handleNotFound (request, reply) {
     const path = request.url.split('?', 1)[0] ?? ''
-    if (!path.startsWith('/api/')) {
-      // the catch-all not-found route keeps CORS on so unknown /api/ paths answer cross-origin; other paths must not
-      reply.removeHeader('access-control-allow-origin')
-      reply.removeHeader('access-control-expose-headers')
-    }
-    const methods = routeIndex.get(path)
-    if (methods !== undefined && !methods.has(request.method)) {
-      const allow = [...methods.keys()].filter((m) => m !== 'OPTIONS').sort().join(', ')
+    const allow = allowedMethods(routeIndex, path, request.method)
+    if (allow !== undefined) {
       return sendError(request, reply, new ApiError(405, 'method_not_allowed',
         `Method ${request.method} is not allowed on ${path}; allowed: ${allow}`, { allow }))
     }
