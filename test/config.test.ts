@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { openDatabase } from '../db/connection.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
-import { SERVER_JS, buildTestApp, startServer } from './helper.js'
+import { SERVER_JS, buildTestApp, runScript, startServer, type CliResult } from './helper.js'
 
 t.test('loadConfig: defaults', async (t) => {
   t.same(loadConfig({}), {
@@ -107,16 +107,8 @@ t.test('the database connection: WAL, foreign keys, synchronous, busy timeout', 
     /FOREIGN KEY constraint failed/)
 })
 
-interface Spawned { code: number | null, stdout: string, stderr: string }
-
-async function runServer (env: Record<string, string>, cwd: string): Promise<Spawned> {
-  const child = spawn(process.execPath, [SERVER_JS], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  const [code] = await once(child, 'exit') as [number | null]
-  return { code, stdout, stderr }
+async function runServer (env: Record<string, string>, cwd: string): Promise<CliResult> {
+  return await runScript(SERVER_JS, [], { PATH: process.env.PATH ?? '', ...env }, cwd)
 }
 
 t.test('the real server refuses a bad PORT with one line and a non-zero exit', async (t) => {

@@ -105,13 +105,18 @@ export async function startServer (dbPath: string, env: Record<string, string> =
 
 export interface CliResult { code: number | null, stdout: string, stderr: string }
 
-/** Runs the compiled `tempclock` CLI in its own process. */
-export async function runCli (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI_JS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs a compiled script in its own Node process to its exit; `env` replaces the environment. */
+export async function runScript (script: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
   const [code] = await once(child, 'exit') as [number | null]
   return { code, stdout, stderr }
+}
+
+/** Runs the compiled `tempclock` CLI in its own process. */
+export async function runCli (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return await runScript(CLI_JS, args, { ...process.env, ...env })
 }
