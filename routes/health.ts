@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { ApiError } from '../domain/errors.js'
 import { errorResponses } from '../schemas/common.js'
 
 // Liveness and readiness for load balancers: no key, no rate limit.
@@ -8,15 +9,16 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
   }, async () => ({ status: 'ok' as const }))
 
+  const ping = fastify.sqlite.prepare('select 1')
   fastify.get('/ready', {
     schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses } }
-  }, async (_request, reply) => {
+  }, async () => {
     try {
-      fastify.sqlite.prepare('select 1').get()
-      return { status: 'ready' as const }
+      ping.get()
     } catch {
-      return await reply.code(503).send({ error: true, message: 'Database unavailable', status: 503, code: 'not_ready', request_id: _request.id })
+      throw new ApiError(503, 'not_ready', 'Database unavailable')
     }
+    return { status: 'ready' as const }
   })
 }
 

@@ -170,3 +170,12 @@ t.test('X-Request-Id on every response; a sane one is echoed, others replaced', 
     t.equal(res.json().request_id, res.headers['x-request-id'])
   }
 })
+
+t.test('/ready answers 503 not_ready in the envelope when the database does not answer', async (t) => {
+  const app = await buildTestApp(t)
+  t.equal((await app.inject({ url: '/ready' })).statusCode, 200)
+  app.sqlite.close()
+  const res = await app.inject({ url: '/ready' })
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { error: true, message: 'Database unavailable', status: 503, code: 'not_ready', request_id: res.headers['x-request-id'] })
+})
