@@ -8,6 +8,7 @@ import type { AppConfig } from './plugins/config.js'
 import { generateRequestId } from './plugins/request-id.js'
 import { answerClientError } from './plugins/errors.js'
 import { redactKeys } from './domain/redact.js'
+import { buildSerializer } from './schemas/serializer.js'
 
 export interface AppOptions {
   config: AppConfig
@@ -49,7 +50,8 @@ export function serverOptions (config: AppConfig): FastifyHttpOptions<Server> {
       headersTimeout: config.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs)
     },
-    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 }
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    schemaController: { compilersFactory: { buildSerializer } }
   }
 }
 

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { sql, type Kysely } from 'kysely'
+import { hash, randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
 import { isScope, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
 import { findAccount } from './accounts.js'
-import { readerFor } from './connection.js'
+import { changeWatchFor } from './connection.js'
+import type { ChangeWatch } from './change-watch.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { ApiKeyRow, Database } from './types.js'
 
@@ -34,7 +35,7 @@ export function generateApiKey (): string {
 }
 
 export function hashApiKey (key: string): string {
-  return createHash('sha256').update(key).digest('hex')
+  return hash('sha256', key, 'hex')
 }
 
 export function displayPrefix (key: string): string {
@@ -137,21 +138,18 @@ const AUTH_CACHE_LIMIT = 10_000
 
 /**
  * The key lookup on every request. Rows are cached by key hash, and the cache is dropped whenever
- * the database may have changed under it: SQLite's `data_version` moves when any OTHER connection
- * (the operator CLI, another server process, or this server's writer as seen from its read
- * connection) commits; without a read connection (':memory:'), `total_changes()` covers this
- * connection's own writes. So a revocation, an expiry change or API access switched off still
- * takes effect on the very next request, from any process. Expiry itself is compared with the
- * clock on every request.
+ * the database may have changed under it (db/change-watch.ts: any commit by any connection, the
+ * operator CLI and this server's own writer included). So a revocation, an expiry change or API
+ * access switched off still takes effect on the very next request, from any process. Expiry
+ * itself is compared with the clock on every request.
  */
 export class ApiKeyStore {
   readonly #byHash: Precompiled<KeyAuthRow>
   readonly #touch: Precompiled<unknown>
-  readonly #version: Precompiled<{ data_version: number | null, changes: number }>
+  readonly #changes: ChangeWatch
   readonly #scopesCache = new Map<string, Scope[]>()
   readonly #rows = new Map<string, KeyAuthRow>()
-  readonly #readVersion: () => string | Promise<string>
-  #seenVersion = ''
+  #seenVersion = -1
 
   constructor (db: Kysely<Database>) {
     this.#byHash = precompile(db, db.selectFrom('api_keys')
@@ -160,37 +158,22 @@ export class ApiKeyStore {
         'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
       .where('api_keys.key_hash', '=', ''))
     this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
-    this.#version = precompile(db, db.selectNoFrom((eb) => [
-      eb.selectFrom(sql<{ data_version: number }>`pragma_data_version()`.as('v')).select('v.data_version').as('data_version'),
-      sql<number>`total_changes()`.as('changes')
-    ]))
-    const reader = readerFor(db)
-    if (reader !== undefined) {
-      // the read connection's data_version moves on every commit by any other connection,
-      // the server's own writer included: one cheap pragma, no total_changes() needed
-      const dataVersion = reader.raw.prepare('pragma data_version').pluck()
-      this.#readVersion = () => String(dataVersion.get())
-    } else {
-      this.#readVersion = async () => {
-        const version = await this.#version.first()
-        return `${version?.data_version ?? 0}:${version?.changes ?? 0}`
-      }
-    }
+    this.#changes = changeWatchFor(db)
   }
 
   async findByKey (key: string): Promise<KeyAuthRow | undefined> {
-    const hash = hashApiKey(key)
-    const stamp = await this.#readVersion()
-    if (stamp !== this.#seenVersion) {
+    const keyHash = hashApiKey(key)
+    const version = this.#changes.version()
+    if (version !== this.#seenVersion) {
       this.#rows.clear()
-      this.#seenVersion = stamp
+      this.#seenVersion = version
     }
-    const cached = this.#rows.get(hash)
+    const cached = this.#rows.get(keyHash)
     if (cached !== undefined) return cached
-    const row = await this.#byHash.first(hash)
+    const row = await this.#byHash.first(keyHash)
     if (row !== undefined) {
       if (this.#rows.size >= AUTH_CACHE_LIMIT) this.#rows.clear()
-      this.#rows.set(hash, row)
+      this.#rows.set(keyHash, row)
     }
     return row
   }

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import { ChangeWatch } from './change-watch.js'
 import type { Database } from './types.js'
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA'
@@ -35,6 +36,15 @@ const readers = new WeakMap<Kysely<Database>, StatementCachingDatabase>()
 
 export function readerFor (db: Kysely<Database>): StatementCachingDatabase | undefined {
   return readers.get(db)
+}
+
+const watches = new WeakMap<Kysely<Database>, ChangeWatch>()
+
+/** Notices commits by any connection in any process (db/change-watch.ts). */
+export function changeWatchFor (db: Kysely<Database>): ChangeWatch {
+  const watch = watches.get(db)
+  if (watch === undefined) throw new Error('not a database opened by openDatabase()')
+  return watch
 }
 
 const STATEMENT_CACHE_LIMIT = 2000
@@ -92,6 +102,10 @@ export function openDatabase (options: OpenOptions): DatabaseHandle {
     reader = new StatementCachingDatabase(readConnection)
     readers.set(db, reader)
   }
+  // the read connection sees every commit but its own (it makes none); without one, the main
+  // connection's own writes count too
+  const watch = new ChangeWatch(options.file, reader?.raw ?? sqlite, reader === undefined)
+  watches.set(db, watch)
   let closed = false
   return {
     db,
@@ -100,6 +114,8 @@ export function openDatabase (options: OpenOptions): DatabaseHandle {
       if (closed) return
       closed = true
       readers.delete(db)
+      watches.delete(db)
+      watch.close()
       reader?.close()
       await db.destroy()
     }

@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { openDatabase, readerFor } from '../db/connection.js'
+import BetterSqlite3 from 'better-sqlite3'
+import { changeWatchFor, openDatabase, readerFor } from '../db/connection.js'
+import { ChangeWatch } from '../db/change-watch.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createAccount } from '../db/accounts.js'
 import { LocationStore } from '../db/locations.js'
@@ -38,4 +40,48 @@ t.test('hot-path reads see committed data only, never an open write transaction'
   const renamed = await store.update(account.id, id, { name: 'Renamed' })
   t.equal(renamed.name, 'Renamed')
   t.equal((await store.find(account.id, id))?.name, 'Renamed', 'the next read sees the update at once')
+})
+
+t.test('the change watch moves on every commit, by any connection, and only then', async (t) => {
+  const path = join(t.testdir(), 'w.db')
+  const handle = openDatabase({ file: path })
+  t.teardown(async () => { await handle.close() })
+  await migrateToLatest(handle.db)
+  const watch = changeWatchFor(handle.db)
+  const first = watch.version()
+  t.equal(watch.version(), first, 'steady without commits')
+  await handle.db.selectFrom('accounts').selectAll().execute()
+  readerFor(handle.db)!.raw.prepare('select count(*) from api_keys').get()
+  t.equal(watch.version(), first, 'reads change nothing')
+  await createAccount(handle.db, { name: 'Own writer', apiEnabled: true })
+  const second = watch.version()
+  t.not(second, first, "this process's own writer")
+  const other = new BetterSqlite3(path)
+  t.teardown(() => { other.close() })
+  other.prepare("update accounts set name = 'Other' where id = 1").run()
+  const third = watch.version()
+  t.not(third, second, 'another connection (as another process would)')
+  t.equal(watch.version(), third)
+  other.prepare('begin immediate').run()
+  other.prepare("update accounts set name = 'Open' where id = 1").run()
+  t.equal(watch.version(), third, 'an open transaction is not a change yet')
+  other.prepare('commit').run()
+  t.not(watch.version(), third, 'its commit is')
+})
+
+t.test('without a -shm file the watch falls back to data_version and total_changes', async (t) => {
+  const memory = new BetterSqlite3(':memory:')
+  t.teardown(() => { memory.close() })
+  memory.exec('create table t (a)')
+  const watch = new ChangeWatch(':memory:', memory, true)
+  const first = watch.version()
+  t.equal(watch.version(), first)
+  memory.prepare('insert into t values (1)').run()
+  t.not(watch.version(), first, 'its own write')
+  const missing = new ChangeWatch(join(t.testdir(), 'nothing-here.db'), memory, true)
+  const before = missing.version()
+  memory.prepare('insert into t values (2)').run()
+  t.not(missing.version(), before, 'a file whose -shm cannot be opened falls back too')
+  missing.close()
+  watch.close()
 })
