@@ -161,10 +161,10 @@ export class ApiKeyStore {
     this.#changes = changeWatchFor(db)
   }
 
-  async findByKey (key: string): Promise<KeyAuthRow | undefined> {
+  /** @param version the change watch's version, read by the caller for this request */
+  async findByKey (key: string, version: number = this.#changes.version()): Promise<KeyAuthRow | undefined> {
     const keyHash = hashApiKey(key)
-    const version = this.#changes.version()
-    if (version !== this.#seenVersion) {
+    if (version > this.#seenVersion) {
       this.#rows.clear()
       this.#seenVersion = version
     }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import { isUniqueViolation } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
+import { RecordCache } from './record-cache.js'
 import type { CostCodeRow, Database } from './types.js'
 import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
@@ -24,18 +25,23 @@ const codeTaken = (code: string) =>
 
 export class CostCodeStore {
   readonly #byId: Precompiled<CostCodeRow>
+  readonly #cache: RecordCache<CostCodeRecord>
 
   constructor (private readonly db: Kysely<Database>) {
     this.#byId = precompile(db, db.selectFrom('cost_codes').selectAll().where('id', '=', 0).where('account_id', '=', 0))
+    this.#cache = new RecordCache(db, async (accountId, id) => {
+      const row = await this.#byId.first(id, accountId)
+      return row === undefined ? undefined : toCostCodeRecord(row)
+    })
   }
 
-  async find (accountId: number, id: number): Promise<CostCodeRecord | undefined> {
-    const row = await this.#byId.first(id, accountId)
-    return row === undefined ? undefined : toCostCodeRecord(row)
+  /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
+  async find (accountId: number, id: number, asOf?: number): Promise<CostCodeRecord | undefined> {
+    return await this.#cache.get(accountId, id, asOf)
   }
 
-  async get (accountId: number, id: number): Promise<CostCodeRecord> {
-    const found = await this.find(accountId, id)
+  async get (accountId: number, id: number, asOf?: number): Promise<CostCodeRecord> {
+    const found = await this.find(accountId, id, asOf)
     if (found === undefined) throw notFound(`Cost code ${id}`)
     return found
   }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import { isTimezone } from './accounts.js'
 import { containsText, paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
+import { RecordCache } from './record-cache.js'
 import type { Database, LocationRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
 import { notFound, validationError } from '../domain/errors.js'
@@ -34,18 +35,23 @@ function checkLocationRules (merged: Pick<LocationRow, 'latitude' | 'longitude' 
 
 export class LocationStore {
   readonly #byId: Precompiled<LocationRow>
+  readonly #cache: RecordCache<LocationRecord>
 
   constructor (private readonly db: Kysely<Database>) {
     this.#byId = precompile(db, db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0))
+    this.#cache = new RecordCache(db, async (accountId, id) => {
+      const row = await this.#byId.first(id, accountId)
+      return row === undefined ? undefined : toLocationRecord(row)
+    })
   }
 
-  async find (accountId: number, id: number): Promise<LocationRecord | undefined> {
-    const row = await this.#byId.first(id, accountId)
-    return row === undefined ? undefined : toLocationRecord(row)
+  /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
+  async find (accountId: number, id: number, asOf?: number): Promise<LocationRecord | undefined> {
+    return await this.#cache.get(accountId, id, asOf)
   }
 
-  async get (accountId: number, id: number): Promise<LocationRecord> {
-    const found = await this.find(accountId, id)
+  async get (accountId: number, id: number, asOf?: number): Promise<LocationRecord> {
+    const found = await this.find(accountId, id, asOf)
     if (found === undefined) throw notFound(`Location ${id}`)
     return found
   }

@@ -3,6 +3,7 @@ import { recordEvent } from './events.js'
 import { isUniqueViolation, requireOwned } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
 import { precompile, type Precompiled } from './precompiled.js'
+import { RecordCache } from './record-cache.js'
 import type { Database, WorkerRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
@@ -50,18 +51,23 @@ const employeeRefTaken = (ref: string) =>
 
 export class WorkerStore {
   readonly #byId: Precompiled<WorkerJoinedRow>
+  readonly #cache: RecordCache<WorkerRecord>
 
   constructor (private readonly db: Kysely<Database>) {
     this.#byId = precompile(db, selectWorkers(db).where('workers.id', '=', 0).where('workers.account_id', '=', 0))
+    this.#cache = new RecordCache(db, async (accountId, id) => {
+      const row = await this.#byId.first(id, accountId)
+      return row === undefined ? undefined : toWorkerRecord(row)
+    })
   }
 
-  async find (accountId: number, id: number): Promise<WorkerRecord | undefined> {
-    const row = await this.#byId.first(id, accountId)
-    return row === undefined ? undefined : toWorkerRecord(row)
+  /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
+  async find (accountId: number, id: number, asOf?: number): Promise<WorkerRecord | undefined> {
+    return await this.#cache.get(accountId, id, asOf)
   }
 
-  async get (accountId: number, id: number): Promise<WorkerRecord> {
-    const found = await this.find(accountId, id)
+  async get (accountId: number, id: number, asOf?: number): Promise<WorkerRecord> {
+    const found = await this.find(accountId, id, asOf)
     if (found === undefined) throw notFound(`Worker ${id}`)
     return found
   }

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys.js'
+import { changeWatchFor } from '../db/connection.js'
 import { ApiError } from '../domain/errors.js'
 import { isRouteScope, keyAllows, type RouteScope, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
@@ -23,6 +24,11 @@ declare module 'fastify' {
     apiKey: AuthenticatedKey | null
     authFailure: AuthFailure | null
     apiAccessDisabled: boolean
+    /**
+     * The database's change version (db/change-watch.ts) read when the key was looked up: reads
+     * later in the request may answer from caches that are at least this new. 0 where no key was.
+     */
+    dataVersion: number
   }
   interface FastifyContextConfig {
     /** what the route requires: a scope, 'full' (keys with no scopes) or 'public' */
@@ -55,10 +61,12 @@ function insufficientScope (scope: RouteScope): ApiError {
 
 export default fp(async function authPlugin (fastify) {
   const keys = new ApiKeyStore(fastify.db)
+  const changes = changeWatchFor(fastify.db)
 
   fastify.decorateRequest('apiKey', null)
   fastify.decorateRequest('authFailure', null)
   fastify.decorateRequest('apiAccessDisabled', false)
+  fastify.decorateRequest('dataVersion', 0)
 
   // bearer-auth parses the header (scheme case-insensitive) and calls `auth`; `auth` never throws:
   // it records why a key failed, and `authenticate` below shapes that into the error envelope.
@@ -70,7 +78,8 @@ export default fp(async function authPlugin (fastify) {
     auth: async (key: string, request: FastifyRequest): Promise<boolean> => {
       try {
         if (!API_KEY_PATTERN.test(key)) { request.authFailure = 'invalid_api_key'; return false }
-        const row = await keys.findByKey(key)
+        request.dataVersion = changes.version()
+        const row = await keys.findByKey(key, request.dataVersion)
         if (row === undefined) { request.authFailure = 'invalid_api_key'; return false }
         if (row.revoked_at !== null) { request.authFailure = 'api_key_revoked'; return false }
         const nowMs = Date.now()

@@ -7,7 +7,8 @@ import { IdQuery, OneOrListResponse, OneResponse, errorResponses, type Paging } 
 
 /** What a reference-data store offers the HTTP layer; every call is within one account. */
 export interface RecordStore<Rec, Filters, Create, Update> {
-  get (accountId: number, id: number): Promise<Rec>
+  /** `asOf`: the database version the request was authenticated at (db/record-cache.ts) */
+  get (accountId: number, id: number, asOf?: number): Promise<Rec>
   list (accountId: number, filters: Filters, paging: Paging): Promise<Page<Rec>>
   create (accountId: number, body: Create): Promise<Rec>
   update (accountId: number, id: number, body: Update): Promise<Rec>
@@ -61,7 +62,7 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
     }, async (request) => {
       const accountId = request.apiKey!.accountId
       const params = request.query as Static<Q> & Paging & { id?: number }
-      if (params.id !== undefined) return { data: await store.get(accountId, params.id) }
+      if (params.id !== undefined) return { data: await store.get(accountId, params.id, request.dataVersion) }
       const { limit, offset, after_id: afterId, updated_since: updatedSince } = params
       const page = await store.list(accountId, spec.filters(params), { limit, offset, after_id: afterId, updated_since: updatedSince })
       return { data: page.rows, pagination: page.pagination }

@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely'
+import { changeWatchFor } from './connection.js'
+import type { ChangeWatch } from './change-watch.js'
+import type { Database } from './types.js'
+
+/** Bounded: a scan over many ids empties it rather than growing memory. */
+const RECORD_CACHE_LIMIT = 10_000
+
+/**
+ * Single records by (account, id), kept in memory until the database changes. Reading one row
+ * builds a fresh object column by column in better-sqlite3, which on the request path costs more
+ * than everything else of a `GET x.php?id=` together; most reads of reference data repeat. Every
+ * lookup first asks the change watch (db/change-watch.ts), or takes the version its caller read, and
+ * the whole cache is dropped when any connection in any process has committed since, so a read
+ * never returns anything older than the last commit before that look. Entries are frozen: callers share them.
+ */
+export class RecordCache<V extends object> {
+  readonly #changes: ChangeWatch
+  readonly #entries = new Map<string, V>()
+  #version = -1
+
+  constructor (db: Kysely<Database>, private readonly load: (accountId: number, id: number) => Promise<V | undefined>) {
+    this.#changes = changeWatchFor(db)
+  }
+
+  /**
+   * @param asOf a version of the change watch the caller has already read (the API reads it once per
+   *   request, when it authenticates the key): the answer is then at least as new as the database
+   *   was at that moment, without reading the watch again. Without it, the watch is read now.
+   */
+  async get (accountId: number, id: number, asOf: number = this.#changes.version()): Promise<V | undefined> {
+    if (asOf > this.#version) {
+      this.#entries.clear()
+      this.#version = asOf
+    }
+    const key = `${accountId}:${id}`
+    const cached = this.#entries.get(key)
+    if (cached !== undefined) return cached
+    const version = this.#version
+    const loaded = await this.load(accountId, id)
+    // A row read now is at least as new as every version seen so far, so it may be kept under the
+    // current one, unless a newer version was seen during the load (reads can wait without a read
+    // connection): then the row may be older than that.
+    if (loaded !== undefined && this.#version === version) {
+      if (this.#entries.size >= RECORD_CACHE_LIMIT) this.#entries.clear()
+      this.#entries.set(key, Object.freeze(loaded))
+    }
+    return loaded
+  }
+}
