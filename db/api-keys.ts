@@ -158,7 +158,9 @@ export class ApiKeyStore {
         'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
       .where('api_keys.key_hash', '=', ''))
     this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
-    this.#changes = changeWatchFor(db)
+    const changes = changeWatchFor(db)
+    if (changes === undefined) throw new Error('ApiKeyStore needs a database opened by openDatabase()')
+    this.#changes = changes
   }
 
   /** @param version the change watch's version, read by the caller for this request */

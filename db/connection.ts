@@ -40,11 +40,12 @@ export function readerFor (db: Kysely<Database>): StatementCachingDatabase | und
 
 const watches = new WeakMap<Kysely<Database>, ChangeWatch>()
 
-/** Notices commits by any connection in any process (db/change-watch.ts). */
-export function changeWatchFor (db: Kysely<Database>): ChangeWatch {
-  const watch = watches.get(db)
-  if (watch === undefined) throw new Error('not a database opened by openDatabase()')
-  return watch
+/**
+ * Notices commits by any connection in any process (db/change-watch.ts). None for a Kysely
+ * instance openDatabase() did not make, such as a transaction's `trx`.
+ */
+export function changeWatchFor (db: Kysely<Database>): ChangeWatch | undefined {
+  return watches.get(db)
 }
 
 const STATEMENT_CACHE_LIMIT = 2000

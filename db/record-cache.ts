@@ -15,7 +15,8 @@ const RECORD_CACHE_LIMIT = 10_000
  * never returns anything older than the last commit before that look. Entries are frozen: callers share them.
  */
 export class RecordCache<V extends object> {
-  readonly #changes: ChangeWatch
+  /** none for a transaction's `trx`: then every lookup loads */
+  readonly #changes: ChangeWatch | undefined
   readonly #entries = new Map<string, V>()
   #version = -1
 
@@ -28,7 +29,9 @@ export class RecordCache<V extends object> {
    *   request, when it authenticates the key): the answer is then at least as new as the database
    *   was at that moment, without reading the watch again. Without it, the watch is read now.
    */
-  async get (accountId: number, id: number, asOf: number = this.#changes.version()): Promise<V | undefined> {
+  async get (accountId: number, id: number, asOf?: number): Promise<V | undefined> {
+    if (this.#changes === undefined) return await this.load(accountId, id)
+    asOf ??= this.#changes.version()
     if (asOf > this.#version) {
       this.#entries.clear()
       this.#version = asOf

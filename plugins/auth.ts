@@ -61,7 +61,7 @@ function insufficientScope (scope: RouteScope): ApiError {
 
 export default fp(async function authPlugin (fastify) {
   const keys = new ApiKeyStore(fastify.db)
-  const changes = changeWatchFor(fastify.db)
+  const changes = changeWatchFor(fastify.db)!
 
   fastify.decorateRequest('apiKey', null)
   fastify.decorateRequest('authFailure', null)

@@ -47,7 +47,7 @@ t.test('the change watch moves on every commit, by any connection, and only then
   const handle = openDatabase({ file: path })
   t.teardown(async () => { await handle.close() })
   await migrateToLatest(handle.db)
-  const watch = changeWatchFor(handle.db)
+  const watch = changeWatchFor(handle.db)!
   const first = watch.version()
   t.equal(watch.version(), first, 'steady without commits')
   await handle.db.selectFrom('accounts').selectAll().execute()

@@ -34,7 +34,7 @@ for (const file of ['file', ':memory:']) {
       t.equal((await store.get(account.id, id)).name, 'Elsewhere', "another connection's commit is seen on the next read")
     }
 
-    await t.rejects(store.get(account.id + 1, id), { statusCode: 404 }, 'still per account')
+    await t.rejects(store.get(account.id + 1, id), { code: 'not_found' }, 'still per account')
   })
 }
 
@@ -46,7 +46,7 @@ t.test('a read with the version its request saw is at least that new', async (t)
   const account = await createAccount(handle.db, { name: 'A', apiEnabled: true })
   const store = new LocationStore(handle.db)
   const { id } = await store.create(account.id, site)
-  const watch = changeWatchFor(handle.db)
+  const watch = changeWatchFor(handle.db)!
 
   const before = watch.version()
   const cached = await store.get(account.id, id, before)
