@@ -133,6 +133,14 @@ export interface KeyAuthRow {
   api_enabled: number
 }
 
+/** A looked-up key as the request path uses it: the row, with its times parsed once. */
+export interface AuthKey extends KeyAuthRow {
+  /** expires_at in epoch ms; Infinity for a key that never expires */
+  expiresAtMs: number
+  /** last_used_at in epoch ms; -Infinity before first use */
+  lastUsedAtMs: number
+}
+
 /** Bounded so a flood of distinct valid keys cannot grow memory; unknown keys are never cached. */
 const AUTH_CACHE_LIMIT = 10_000
 
@@ -148,7 +156,7 @@ export class ApiKeyStore {
   readonly #touch: Precompiled<unknown>
   readonly #changes: ChangeWatch
   readonly #scopesCache = new Map<string, Scope[]>()
-  readonly #rows = new Map<string, KeyAuthRow>()
+  readonly #rows = new Map<string, AuthKey>()
   #seenVersion = -1
 
   constructor (db: Kysely<Database>) {
@@ -164,7 +172,7 @@ export class ApiKeyStore {
   }
 
   /** @param version the change watch's version, read by the caller for this request */
-  async findByKey (key: string, version: number = this.#changes.version()): Promise<KeyAuthRow | undefined> {
+  async findByKey (key: string, version: number = this.#changes.version()): Promise<AuthKey | undefined> {
     const keyHash = hashApiKey(key)
     if (version > this.#seenVersion) {
       this.#rows.clear()
@@ -173,11 +181,15 @@ export class ApiKeyStore {
     const cached = this.#rows.get(keyHash)
     if (cached !== undefined) return cached
     const row = await this.#byHash.first(keyHash)
-    if (row !== undefined) {
-      if (this.#rows.size >= AUTH_CACHE_LIMIT) this.#rows.clear()
-      this.#rows.set(keyHash, row)
+    if (row === undefined) return undefined
+    const found: AuthKey = {
+      ...row,
+      expiresAtMs: row.expires_at === null ? Infinity : Date.parse(row.expires_at),
+      lastUsedAtMs: row.last_used_at === null ? -Infinity : Date.parse(row.last_used_at)
     }
-    return row
+    if (this.#rows.size >= AUTH_CACHE_LIMIT) this.#rows.clear()
+    this.#rows.set(keyHash, found)
+    return found
   }
 
   /** Scope lists are a handful of distinct JSON strings: parse each once. */
@@ -191,12 +203,16 @@ export class ApiKeyStore {
     return scopes
   }
 
-  /** Records use at most once per LAST_USED_RESOLUTION_MS per key, not a write per request. */
-  async touch (row: KeyAuthRow, nowMs: number): Promise<void> {
-    if (row.last_used_at !== null && nowMs - Date.parse(row.last_used_at) < LAST_USED_RESOLUTION_MS) return
+  /**
+   * Records use at most once per LAST_USED_RESOLUTION_MS per key, not a write per request: returns
+   * undefined when there is nothing to write, so the request path awaits nothing then.
+   */
+  touch (key: AuthKey, nowMs: number): Promise<void> | undefined {
+    if (nowMs - key.lastUsedAtMs < LAST_USED_RESOLUTION_MS) return undefined
     const now = new Date(nowMs).toISOString().slice(0, 19) + 'Z'
     // concurrent requests of the same key share the cached row: mark it first so only one writes
-    row.last_used_at = now
-    await this.#touch.execute(now, row.id)
+    key.last_used_at = now
+    key.lastUsedAtMs = nowMs
+    return this.#touch.execute(now, key.id).then(() => undefined)
   }
 }

@@ -5,7 +5,6 @@ import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys
 import { changeWatchFor } from '../db/connection.js'
 import { ApiError } from '../domain/errors.js'
 import { isRouteScope, keyAllows, type RouteScope, type Scope } from '../domain/scopes.js'
-import { nowIso } from '../domain/time.js'
 
 /** The authenticated key, as the rest of the request sees it. */
 export interface AuthenticatedKey {
@@ -83,7 +82,7 @@ export default fp(async function authPlugin (fastify) {
         if (row === undefined) { request.authFailure = 'invalid_api_key'; return false }
         if (row.revoked_at !== null) { request.authFailure = 'api_key_revoked'; return false }
         const nowMs = Date.now()
-        if (row.expires_at !== null && row.expires_at <= nowIso()) { request.authFailure = 'api_key_expired'; return false }
+        if (nowMs >= row.expiresAtMs) { request.authFailure = 'api_key_expired'; return false }
         request.apiKey = {
           id: row.id,
           accountId: row.account_id,
@@ -91,7 +90,8 @@ export default fp(async function authPlugin (fastify) {
           rateLimit: row.rate_limit ?? DEFAULT_RATE_LIMIT
         }
         request.apiAccessDisabled = row.api_enabled !== 1
-        await keys.touch(row, nowMs)
+        const touched = keys.touch(row, nowMs)
+        if (touched !== undefined) await touched
         return true
       } catch (err) {
         request.log.error({ err }, 'API key lookup failed')
