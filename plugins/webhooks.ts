@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { onResponseHookHandler } from 'fastify'
 import { WebhookDispatcher } from '../domain/webhook-dispatcher.js'
 
 declare module 'fastify' {
@@ -29,10 +30,17 @@ export default fp(async function webhooksPlugin (fastify) {
 
   fastify.addHook('onReady', async () => { dispatcher.start() })
   // a write may have recorded an event (even a refused one: clock.geofence_refused): wake the
-  // loop instead of waiting for the poll; nudges within a few ms share one pass
-  fastify.addHook('onResponse', (request, _reply, done) => {
+  // loop instead of waiting for the poll; nudges within a few ms share one pass. Only routes that
+  // take writes get the hook, so reads pay nothing for it.
+  const nudge: onResponseHookHandler = (request, _reply, done) => {
     if (!READS.has(request.method)) dispatcher.nudge()
     done()
+  }
+  fastify.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (methods.every((method) => READS.has(method))) return
+    const existing = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]
+    route.onResponse = [...existing, nudge]
   })
   // registered after the db plugin, so this runs before the database is closed
   fastify.addHook('onClose', async () => { await dispatcher.stop() })
