@@ -3,8 +3,6 @@ import type { Kysely } from 'kysely'
 import { isScope, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
 import { findAccount } from './accounts.js'
-import { changeWatchFor } from './connection.js'
-import type { ChangeWatch } from './change-watch.js'
 import { precompile, type Precompiled } from './precompiled.js'
 import type { ApiKeyRow, Database } from './types.js'
 
@@ -154,7 +152,6 @@ const AUTH_CACHE_LIMIT = 10_000
 export class ApiKeyStore {
   readonly #byHash: Precompiled<KeyAuthRow>
   readonly #touch: Precompiled<unknown>
-  readonly #changes: ChangeWatch
   readonly #scopesCache = new Map<string, Scope[]>()
   readonly #rows = new Map<string, AuthKey>()
   #seenVersion = -1
@@ -166,13 +163,13 @@ export class ApiKeyStore {
         'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
       .where('api_keys.key_hash', '=', ''))
     this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
-    const changes = changeWatchFor(db)
-    if (changes === undefined) throw new Error('ApiKeyStore needs a database opened by openDatabase()')
-    this.#changes = changes
   }
 
-  /** @param version the change watch's version, read by the caller for this request */
-  async findByKey (key: string, version: number = this.#changes.version()): Promise<AuthKey | undefined> {
+  /**
+   * @param version the database's change version (db/change-watch.ts), read by the caller for this
+   *   request: the cache is dropped when it has moved since the last lookup
+   */
+  async findByKey (key: string, version: number): Promise<AuthKey | undefined> {
     const keyHash = hashApiKey(key)
     if (version > this.#seenVersion) {
       this.#rows.clear()

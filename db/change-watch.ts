@@ -7,7 +7,7 @@ const HEADER_BYTES = 96
 /**
  * Tells, cheaply and on every request, whether any connection in any process may have committed
  * since the last look: `version()` returns a number that changes whenever the database may have
- * changed. The API key cache (db/api-keys.ts) and the hot-read cache (db/precompiled.ts) are
+ * changed. The API key cache (db/api-keys.ts) and the single-record cache (db/record-cache.ts) are
  * dropped when it moves, so a key revoked by the CLI in another process is refused on the very next
  * request.
  *

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { isUniqueViolation } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
-import { precompile, type Precompiled } from './precompiled.js'
 import { RecordCache } from './record-cache.js'
 import type { CostCodeRow, Database } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -24,26 +23,19 @@ const codeTaken = (code: string) =>
   conflict('cost_code_taken', `Cost code ${JSON.stringify(code)} already exists in this account`)
 
 export class CostCodeStore {
-  readonly #byId: Precompiled<CostCodeRow>
-  readonly #cache: RecordCache<CostCodeRecord>
+  readonly #one: RecordCache<CostCodeRow, CostCodeRecord>
 
   constructor (private readonly db: Kysely<Database>) {
-    this.#byId = precompile(db, db.selectFrom('cost_codes').selectAll().where('id', '=', 0).where('account_id', '=', 0))
-    this.#cache = new RecordCache(db, async (accountId, id) => {
-      const row = await this.#byId.first(id, accountId)
-      return row === undefined ? undefined : toCostCodeRecord(row)
-    })
+    this.#one = new RecordCache(db, db.selectFrom('cost_codes').selectAll().where('id', '=', 0).where('account_id', '=', 0), toCostCodeRecord, 'Cost code')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
   async find (accountId: number, id: number, asOf?: number): Promise<CostCodeRecord | undefined> {
-    return await this.#cache.get(accountId, id, asOf)
+    return await this.#one.find(accountId, id, asOf)
   }
 
   async get (accountId: number, id: number, asOf?: number): Promise<CostCodeRecord> {
-    const found = await this.find(accountId, id, asOf)
-    if (found === undefined) throw notFound(`Cost code ${id}`)
-    return found
+    return await this.#one.get(accountId, id, asOf)
   }
 
   async list (accountId: number, filters: CostCodeFilters, paging: Paging): Promise<Page<CostCodeRecord>> {

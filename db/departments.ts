@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
-import { precompile, type Precompiled } from './precompiled.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, DepartmentRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -20,26 +19,19 @@ export interface DepartmentFilters {
 }
 
 export class DepartmentStore {
-  readonly #byId: Precompiled<DepartmentRow>
-  readonly #cache: RecordCache<DepartmentRecord>
+  readonly #one: RecordCache<DepartmentRow, DepartmentRecord>
 
   constructor (private readonly db: Kysely<Database>) {
-    this.#byId = precompile(db, db.selectFrom('departments').selectAll().where('id', '=', 0).where('account_id', '=', 0))
-    this.#cache = new RecordCache(db, async (accountId, id) => {
-      const row = await this.#byId.first(id, accountId)
-      return row === undefined ? undefined : toDepartmentRecord(row)
-    })
+    this.#one = new RecordCache(db, db.selectFrom('departments').selectAll().where('id', '=', 0).where('account_id', '=', 0), toDepartmentRecord, 'Department')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
   async find (accountId: number, id: number, asOf?: number): Promise<DepartmentRecord | undefined> {
-    return await this.#cache.get(accountId, id, asOf)
+    return await this.#one.find(accountId, id, asOf)
   }
 
   async get (accountId: number, id: number, asOf?: number): Promise<DepartmentRecord> {
-    const found = await this.find(accountId, id, asOf)
-    if (found === undefined) throw notFound(`Department ${id}`)
-    return found
+    return await this.#one.get(accountId, id, asOf)
   }
 
   async list (accountId: number, filters: DepartmentFilters, paging: Paging): Promise<Page<DepartmentRecord>> {

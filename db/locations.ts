@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
 import { isTimezone } from './accounts.js'
 import { containsText, paginate, type Page } from './paging.js'
-import { precompile, type Precompiled } from './precompiled.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, LocationRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -34,26 +33,19 @@ function checkLocationRules (merged: Pick<LocationRow, 'latitude' | 'longitude' 
 }
 
 export class LocationStore {
-  readonly #byId: Precompiled<LocationRow>
-  readonly #cache: RecordCache<LocationRecord>
+  readonly #one: RecordCache<LocationRow, LocationRecord>
 
   constructor (private readonly db: Kysely<Database>) {
-    this.#byId = precompile(db, db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0))
-    this.#cache = new RecordCache(db, async (accountId, id) => {
-      const row = await this.#byId.first(id, accountId)
-      return row === undefined ? undefined : toLocationRecord(row)
-    })
+    this.#one = new RecordCache(db, db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0), toLocationRecord, 'Location')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
   async find (accountId: number, id: number, asOf?: number): Promise<LocationRecord | undefined> {
-    return await this.#cache.get(accountId, id, asOf)
+    return await this.#one.find(accountId, id, asOf)
   }
 
   async get (accountId: number, id: number, asOf?: number): Promise<LocationRecord> {
-    const found = await this.find(accountId, id, asOf)
-    if (found === undefined) throw notFound(`Location ${id}`)
-    return found
+    return await this.#one.get(accountId, id, asOf)
   }
 
   async list (accountId: number, filters: LocationFilters, paging: Paging): Promise<Page<LocationRecord>> {

@@ -1,27 +1,48 @@
-import type { Kysely } from 'kysely'
+import type { Compilable, Kysely } from 'kysely'
 import { changeWatchFor } from './connection.js'
 import type { ChangeWatch } from './change-watch.js'
+import { precompile, type Precompiled } from './precompiled.js'
 import type { Database } from './types.js'
+import { notFound } from '../domain/errors.js'
 
 /** Bounded: a scan over many ids empties it rather than growing memory. */
 const RECORD_CACHE_LIMIT = 10_000
 
 /**
- * Single records by (account, id), kept in memory until the database changes. Reading one row
+ * A resource's single-record read (`find`, and `get` that answers 404), by (account, id), kept in memory until the database changes. Reading one row
  * builds a fresh object column by column in better-sqlite3, which on the request path costs more
  * than everything else of a `GET x.php?id=` together; most reads of reference data repeat. Every
  * lookup first asks the change watch (db/change-watch.ts), or takes the version its caller read, and
  * the whole cache is dropped when any connection in any process has committed since, so a read
  * never returns anything older than the last commit before that look. Entries are frozen: callers share them.
  */
-export class RecordCache<V extends object> {
+export class RecordCache<Row, V extends object> {
+  readonly #byId: Precompiled<Row>
   /** none for a transaction's `trx`: then every lookup loads */
   readonly #changes: ChangeWatch | undefined
   readonly #entries = new Map<string, V>()
   #version = -1
 
-  constructor (db: Kysely<Database>, private readonly load: (accountId: number, id: number) => Promise<V | undefined>) {
+  /**
+   * @param byId the resource's row query, filtered by id and then account_id (placeholder values)
+   * @param toRecord the row as the API shows it
+   * @param what the resource in a 404 message, e.g. 'Cost code'
+   */
+  constructor (db: Kysely<Database>, byId: Compilable<Row>, private readonly toRecord: (row: Row) => V, private readonly what: string) {
+    this.#byId = precompile(db, byId)
     this.#changes = changeWatchFor(db)
+  }
+
+  async #load (accountId: number, id: number): Promise<V | undefined> {
+    const row = await this.#byId.first(id, accountId)
+    return row === undefined ? undefined : this.toRecord(row)
+  }
+
+  /** The record, or 404 not_found (also for another account's id). */
+  async get (accountId: number, id: number, asOf?: number): Promise<V> {
+    const found = await this.find(accountId, id, asOf)
+    if (found === undefined) throw notFound(`${this.what} ${id}`)
+    return found
   }
 
   /**
@@ -29,8 +50,8 @@ export class RecordCache<V extends object> {
    *   request, when it authenticates the key): the answer is then at least as new as the database
    *   was at that moment, without reading the watch again. Without it, the watch is read now.
    */
-  async get (accountId: number, id: number, asOf?: number): Promise<V | undefined> {
-    if (this.#changes === undefined) return await this.load(accountId, id)
+  async find (accountId: number, id: number, asOf?: number): Promise<V | undefined> {
+    if (this.#changes === undefined) return await this.#load(accountId, id)
     asOf ??= this.#changes.version()
     if (asOf > this.#version) {
       this.#entries.clear()
@@ -40,7 +61,7 @@ export class RecordCache<V extends object> {
     const cached = this.#entries.get(key)
     if (cached !== undefined) return cached
     const version = this.#version
-    const loaded = await this.load(accountId, id)
+    const loaded = await this.#load(accountId, id)
     // A row read now is at least as new as every version seen so far, so it may be kept under the
     // current one, unless a newer version was seen during the load (reads can wait without a read
     // connection): then the row may be older than that.

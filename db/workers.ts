@@ -2,7 +2,6 @@ import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
 import { isUniqueViolation, requireOwned } from './integrity.js'
 import { containsText, paginate, type Page } from './paging.js'
-import { precompile, type Precompiled } from './precompiled.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, WorkerRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -50,26 +49,19 @@ const employeeRefTaken = (ref: string) =>
   conflict('employee_ref_taken', `employee_ref ${JSON.stringify(ref)} is already used by another worker in this account`)
 
 export class WorkerStore {
-  readonly #byId: Precompiled<WorkerJoinedRow>
-  readonly #cache: RecordCache<WorkerRecord>
+  readonly #one: RecordCache<WorkerJoinedRow, WorkerRecord>
 
   constructor (private readonly db: Kysely<Database>) {
-    this.#byId = precompile(db, selectWorkers(db).where('workers.id', '=', 0).where('workers.account_id', '=', 0))
-    this.#cache = new RecordCache(db, async (accountId, id) => {
-      const row = await this.#byId.first(id, accountId)
-      return row === undefined ? undefined : toWorkerRecord(row)
-    })
+    this.#one = new RecordCache(db, selectWorkers(db).where('workers.id', '=', 0).where('workers.account_id', '=', 0), toWorkerRecord, 'Worker')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
   async find (accountId: number, id: number, asOf?: number): Promise<WorkerRecord | undefined> {
-    return await this.#cache.get(accountId, id, asOf)
+    return await this.#one.find(accountId, id, asOf)
   }
 
   async get (accountId: number, id: number, asOf?: number): Promise<WorkerRecord> {
-    const found = await this.find(accountId, id, asOf)
-    if (found === undefined) throw notFound(`Worker ${id}`)
-    return found
+    return await this.#one.get(accountId, id, asOf)
   }
 
   async list (accountId: number, filters: WorkerFilters, paging: Paging): Promise<Page<WorkerRecord>> {

@@ -60,7 +60,8 @@ function insufficientScope (scope: RouteScope): ApiError {
 
 export default fp(async function authPlugin (fastify) {
   const keys = new ApiKeyStore(fastify.db)
-  const changes = changeWatchFor(fastify.db)!
+  const changes = changeWatchFor(fastify.db)
+  if (changes === undefined) throw new Error('the auth plugin needs a database opened by openDatabase()')
 
   fastify.decorateRequest('apiKey', null)
   fastify.decorateRequest('authFailure', null)

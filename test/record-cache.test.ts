@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import BetterSqlite3 from 'better-sqlite3'
 import { changeWatchFor, openDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrate.js'
@@ -8,15 +8,21 @@ import { LocationStore } from '../db/locations.js'
 
 const site = { name: 'Leeds', city: 'Leeds', geofence_mode: 'off' as const }
 
+/** A migrated database with one account and one location in it. */
+async function oneLocation (t: Test, path: string) {
+  const handle = openDatabase({ file: path })
+  t.teardown(async () => { await handle.close() })
+  await migrateToLatest(handle.db)
+  const account = await createAccount(handle.db, { name: 'A', apiEnabled: true })
+  const store = new LocationStore(handle.db)
+  const { id } = await store.create(account.id, site)
+  return { handle, account, store, id }
+}
+
 for (const file of ['file', ':memory:']) {
   t.test(`single-record reads come from memory until anything commits (${file})`, async (t) => {
     const path = file === 'file' ? join(t.testdir(), 'c.db') : ':memory:'
-    const handle = openDatabase({ file: path })
-    t.teardown(async () => { await handle.close() })
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'A', apiEnabled: true })
-    const store = new LocationStore(handle.db)
-    const { id } = await store.create(account.id, site)
+    const { account, store, id } = await oneLocation(t, path)
 
     const first = await store.get(account.id, id)
     t.equal(await store.get(account.id, id), first, 'the same object while nothing changed')
@@ -40,12 +46,7 @@ for (const file of ['file', ':memory:']) {
 
 t.test('a read with the version its request saw is at least that new', async (t) => {
   const path = join(t.testdir(), 'v.db')
-  const handle = openDatabase({ file: path })
-  t.teardown(async () => { await handle.close() })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'A', apiEnabled: true })
-  const store = new LocationStore(handle.db)
-  const { id } = await store.create(account.id, site)
+  const { handle, account, store, id } = await oneLocation(t, path)
   const watch = changeWatchFor(handle.db)!
 
   const before = watch.version()
