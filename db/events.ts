@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely'
 import { nowIso } from '../domain/time.js'
 import type { Database } from './types.js'
 
-/** Event names of API v1 (API.md §4 "Webhooks"); `*` in a subscription means all of them. */
+/** Event names of API v1 (docs/webhooks.md); `*` in a subscription means all of them. */
 export const EVENT_TYPES = [
   'clock_in',
   'clock_out',

@@ -8,7 +8,7 @@ export interface Page<Row> {
 }
 
 /**
- * Runs a filtered list the same way for every resource (API.md §1): ordered by id, `limit` +
+ * Runs a filtered list the same way for every resource (docs/api.md "Conventions, auth, errors"): ordered by id, `limit` +
  * `offset`, keyset `after_id` (an index range, so depth costs nothing), `updated_since`.
  * `total` counts the rows matching the filters; `has_more` says whether a row follows this page.
  * `base` must select from one table aliased as its own name, already filtered by account.

@@ -75,7 +75,7 @@ type InsertValues = Record<typeof INSERT_COLUMNS[number], unknown>
 const seconds = (fromIso: string, toIso: string): number => Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 1000)
 
 /**
- * Clock events and timesheets: every rule of API.md §4 "Time" for `clock.php`, in one write
+ * Clock events and timesheets: every rule of docs/api.md "Time rules" for `clock.php`, in one write
  * transaction per event (BEGIN IMMEDIATE, so two processes serialise rather than fail), with the
  * webhook event written in the same transaction. The partial unique index
  * `time_entries_one_open` is the last word on "one open entry per worker".

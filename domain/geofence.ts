@@ -29,7 +29,7 @@ export interface GeofenceVerdict {
 }
 
 /**
- * What a clock-in's GPS fix means at a location (API.md §4 "Time", README "Time rules"):
+ * What a clock-in's GPS fix means at a location (docs/api.md "Time rules"):
  * distance by haversine from the location's centre (whole metres), inside or outside the fence,
  * and low confidence when the fix's accuracy is worse than the location's threshold. The mode
  * decides: off records only, warn accepts and flags, block refuses outside the fence, strict also

@@ -1,4 +1,4 @@
-/** Every scope a key can carry (API.md §3). A key with none has full access. */
+/** Every scope a key can carry (docs/api.md). A key with none has full access. */
 export const SCOPES = [
   'workers:read',
   'timesheets:read',

@@ -2,7 +2,7 @@ import { isIP } from 'node:net'
 import { validationError } from './errors.js'
 
 /**
- * Where a webhook may be sent (API.md §4 "Webhooks"): never to this machine, the private network,
+ * Where a webhook may be sent (docs/webhooks.md): never to this machine, the private network,
  * link-local or cloud metadata addresses, whatever trick the URL or DNS plays. The literal host is
  * checked when a subscription is saved; every address a name resolves to is checked again right
  * before each delivery, and the connection goes to the address that was checked.

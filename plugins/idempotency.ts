@@ -44,7 +44,7 @@ function fingerprint (request: FastifyRequest): string {
 }
 
 /**
- * `Idempotency-Key` on every authenticated POST under /api/v1 (API.md §4 "Time"): the same key
+ * `Idempotency-Key` on every authenticated POST under /api/v1 (docs/api.md "Time rules"): the same key
  * with the same request within 24 hours replays the first response (status and body, plus
  * `Idempotent-Replayed: true`) without running the handler; another request → 409
  * `idempotency_key_reused`; while the first is still running → 409 `idempotency_key_in_progress`.

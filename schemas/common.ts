@@ -25,7 +25,7 @@ export function parseQueryBoolean (value: Static<typeof QueryBoolean> | undefine
   return value === undefined ? undefined : value === '1' || value === 'true'
 }
 
-/** The list parameters every list endpoint takes (API.md §1). */
+/** The list parameters every list endpoint takes (docs/api.md "Conventions, auth, errors"). */
 export const ListQuery = {
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'page size (max 100)' }),
   offset: Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0, description: 'rows to skip' }),

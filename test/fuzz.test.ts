@@ -25,7 +25,7 @@ const ONLY = process.env.FUZZ_ROUTE
 /** Columns that legitimately change on a refused request (a key's last use is recorded on auth). */
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] }
 /**
- * Events a refused request records on purpose (API.md: a refused clock-in still records its
+ * Events a refused request records on purpose (docs/api.md: a refused clock-in still records its
  * event); those rows, and rows that hang off them by `event_id` (webhook deliveries), are left
  * out of the comparison.
  */

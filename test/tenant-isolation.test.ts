@@ -1,5 +1,5 @@
 /**
- * Tenant isolation over EVERY /api/v1 route in the app's route table (API.md §1: another account's
+ * Tenant isolation over EVERY /api/v1 route in the app's route table (docs/api.md: another account's
  * id answers exactly like a missing id; lists never show other accounts' rows; a record never
  * points at another account's row).
  *

@@ -45,7 +45,7 @@ export async function startReceiver (fallback: Reply = 200): Promise<Receiver> {
   return receiver
 }
 
-/** The README's receiver check: constant-time compare of the signature header. */
+/** The receiver check of docs/webhooks.md: constant-time compare of the signature header. */
 export function signatureMatches (secret: string, raw: Buffer, header: string | string[] | undefined): boolean {
   if (typeof header !== 'string') return false
   const expected = Buffer.from('sha256=' + createHmac('sha256', secret).update(raw).digest('hex'))

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 
 // Frozen: a migration that has shipped is never edited; add a new dated file instead.
-// Departments, cost codes and workers (API.md §4 "Reference data"), and the event outbox that
+// Departments, cost codes and workers (docs/api.md "Workers, departments, cost codes"), and the event outbox that
 // every change writes to in its own transaction (webhooks deliver from it).
 
 export async function up (db: Kysely<any>): Promise<void> {

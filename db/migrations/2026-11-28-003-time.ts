@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 
 // Frozen: a migration that has shipped is never edited; add a new dated file instead.
-// Time (API.md §4 "Time"): clock entries (shifts worked and their breaks), scheduled shifts, and
+// Time (docs/api.md "Time rules"): clock entries (shifts worked and their breaks), scheduled shifts, and
 // the stored responses behind Idempotency-Key.
 
 export async function up (db: Kysely<any>): Promise<void> {

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 
 // Frozen: a migration that has shipped is never edited; add a new dated file instead.
-// Webhook subscriptions and their deliveries (API.md §4 "Webhooks"). The dispatcher fans each
+// Webhook subscriptions and their deliveries (docs/webhooks.md). The dispatcher fans each
 // outbox event out to one delivery row per matching subscription; the UNIQUE (event_id,
 // subscription_id) makes that fan-out idempotent, so a crash mid-way can neither lose nor
 // duplicate a delivery.

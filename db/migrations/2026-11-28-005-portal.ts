@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 
 // Frozen: a migration that has shipped is never edited; add a new dated file instead.
-// The manage portal (API.md §6): account admin users and their server-side sessions.
+// The manage portal (docs/operations.md "Manage portal"): account admin users and their server-side sessions.
 
 export async function up (db: Kysely<any>): Promise<void> {
   await db.schema.createTable('portal_users')
