@@ -5,12 +5,14 @@ import { CostCodeStore } from './cost-codes.js'
 import { DepartmentStore } from './departments.js'
 import { LocationStore } from './locations.js'
 import { seedTime } from './demo-time.js'
+import { DocumentStore } from './documents.js'
 import type { Database } from './types.js'
 import { WorkerStore } from './workers.js'
 import type { CostCodeRecord } from '../schemas/cost-codes.js'
 import type { DepartmentRecord } from '../schemas/departments.js'
 import type { LocationCreateBody, LocationRecord } from '../schemas/locations.js'
 import type { WorkerRecord } from '../schemas/workers.js'
+import { addDays, localDate } from '../domain/zoned-time.js'
 
 // `tempclock demo`: one realistic account a newcomer can call the API against straight away.
 // Everything is written in one transaction through the same stores the API uses (so the data
@@ -41,6 +43,7 @@ export const DEMO_STEPS: ReadonlyArray<(ctx: DemoContext) => Promise<void>> = [
   seedDepartments,
   seedCostCodes,
   seedWorkers,
+  seedDocuments,
   seedTime
 ]
 
@@ -209,4 +212,44 @@ async function seedWorkers (ctx: DemoContext): Promise<void> {
     }))
   }
   ctx.counts.workers = ctx.workers.length
+}
+
+/**
+ * Compliance documents: a right to work for everyone (open-ended for UK nationals), and a licence
+ * for about half of them — drivers a Driver CPC card, the others a forklift licence — among which
+ * some have expired and some expire within 30 days, so every status shows. Expiries that have
+ * already passed are announced (document_expired) like any save.
+ */
+async function seedDocuments (ctx: DemoContext): Promise<void> {
+  const store = new DocumentStore(ctx.trx, { clock: () => ctx.now.getTime() })
+  const today = localDate(ctx.now.getTime(), ctx.account.timezone)
+  const days = (min: number, max: number): number => min + Math.floor(ctx.random() * (max - min + 1))
+  const transport = ctx.departments.find((d) => d.location_id === null)?.id
+  let count = 0
+  for (const [i, worker] of ctx.workers.entries()) {
+    const ukNational = worker.preferred_language === 'en'
+    const rightToWorkExpires = ukNational ? null : addDays(today, days(120, 900))
+    await store.createIn(ctx.trx, ctx.account.id, {
+      worker_id: worker.id,
+      type: 'Right to work',
+      reference: ukNational ? 'UK passport' : `Share code W${String(10_000_000 + i * 7_919).slice(0, 8)}`,
+      issued_on: addDays(today, -days(30, 700)),
+      expires_on: rightToWorkExpires
+    })
+    count++
+    if (i % 2 === 1) continue
+    // every third licence has expired, every third expires within the month, the rest are valid
+    const expiresOn = i % 6 === 0 ? addDays(today, -days(1, 45)) : i % 6 === 2 ? addDays(today, days(2, 28)) : addDays(today, days(60, 1400))
+    const driver = worker.department_id === transport
+    await store.createIn(ctx.trx, ctx.account.id, {
+      worker_id: worker.id,
+      type: driver ? 'Driver CPC card' : 'Forklift licence (counterbalance)',
+      reference: `${driver ? 'DQC' : 'FLT'}-${String(40_000 + i * 37)}`,
+      issued_on: addDays(expiresOn, driver ? -5 * 365 : -3 * 365),
+      expires_on: expiresOn,
+      notes: i % 6 === 2 ? 'Renewal training booked' : null
+    })
+    count++
+  }
+  ctx.counts.documents = count
 }

@@ -13,7 +13,8 @@ export const EVENT_TYPES = [
   'clock.geofence_breach',
   'clock.geofence_refused',
   'clock.low_gps_confidence',
-  'clock.blocked_by_survey'
+  'clock.blocked_by_survey',
+  'document_expired'
 ] as const
 export type EventType = typeof EVENT_TYPES[number]
 

@@ -199,6 +199,23 @@ export interface ShiftsTable {
   updated_at: Timestamp
 }
 
+export interface DocumentsTable {
+  id: Generated<number>
+  account_id: number
+  worker_id: number
+  type: string
+  reference: string | null
+  /** YYYY-MM-DD */
+  issued_on: string | null
+  /** YYYY-MM-DD: the last day the document is valid */
+  expires_on: string | null
+  notes: string | null
+  /** the expiry date the document_expired event was last sent for (internal) */
+  expired_notified_on: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
 export interface IdempotencyKeysTable {
   id: Generated<number>
   api_key_id: number
@@ -226,6 +243,7 @@ export interface Database {
   time_entries: TimeEntriesTable
   shifts: ShiftsTable
   idempotency_keys: IdempotencyKeysTable
+  documents: DocumentsTable
 }
 
 export type AccountRow = Selectable<AccountsTable>
@@ -244,3 +262,4 @@ export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>
 export type TimeEntryRow = Selectable<TimeEntriesTable>
 export type ShiftRow = Selectable<ShiftsTable>
 export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>
+export type DocumentRow = Selectable<DocumentsTable>

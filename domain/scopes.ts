@@ -8,7 +8,8 @@ export const SCOPES = [
   'shifts:write',
   'departments:read',
   'cost-codes:read',
-  'webhooks:write'
+  'webhooks:write',
+  'documents:read'
 ] as const
 
 export type Scope = typeof SCOPES[number]

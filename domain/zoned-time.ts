@@ -69,3 +69,8 @@ export function localDateRange (timeZone: string, startDate?: string, endDate?: 
     to: endDate === undefined ? undefined : iso(startOfLocalDay(nextDate(endDate), timeZone))
   }
 }
+
+/** A `YYYY-MM-DD` date `days` calendar days later (earlier when negative). */
+export function addDays (date: string, days: number): string {
+  return new Date(Date.parse(date + 'T00:00:00Z') + days * 24 * HOUR).toISOString().slice(0, 10)
+}

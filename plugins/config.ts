@@ -27,6 +27,10 @@ export interface AppConfig {
   webhooksTimeoutMs: number
   /** deliveries in flight at once */
   webhooksConcurrency: number
+  /** run the document expiry check in this process (on in the server, off in tests unless asked) */
+  documentExpiryEnabled: boolean
+  /** how often it looks for expiry days that have ended (it also runs at start) */
+  documentExpiryIntervalMs: number
   /** load shedding (503 `overloaded`) above these; 0 turns a check off */
   overload: OverloadConfig
   /** slow clients: a request's headers, and the whole request, must arrive within these */
@@ -96,6 +100,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhooksRetryWindowMs: 24 * 3_600_000,
     webhooksTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_TIMEOUT_MS ?? '10000', 100, 60_000),
     webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100),
+    documentExpiryEnabled: flag('TEMPCLOCK_DOCUMENT_EXPIRY_ENABLED', env.TEMPCLOCK_DOCUMENT_EXPIRY_ENABLED ?? '1'),
+    documentExpiryIntervalMs: integer('TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS', env.TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS ?? '30000', 10, 60_000),
     overload: {
       maxEventLoopDelayMs: integer('TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS', env.TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS ?? '1000', 0, 600_000),
       maxHeapUsedBytes: MB * integer('TEMPCLOCK_MAX_HEAP_MB', env.TEMPCLOCK_MAX_HEAP_MB ?? '768', 0, 1_000_000),
@@ -116,9 +122,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
 export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
   const config = loadConfig({})
   // no load shedding in tests unless a test asks for it: a busy CI machine is not an overload;
-  // the webhook loop stays off unless a test turns it on, so it cannot touch other tests
+  // the webhook loop and the expiry check stay off unless a test turns them on, so they cannot
+  // touch other tests
   const overload = { ...config.overload, maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 }
-  return { ...config, dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, overload, ...overrides }
+  return { ...config, dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, documentExpiryEnabled: false, overload, ...overrides }
 }
 
 export default fp(async function configPlugin (fastify, opts: { config?: AppConfig }) {

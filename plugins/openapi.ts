@@ -31,6 +31,7 @@ export default fp(async function openapiPlugin (fastify) {
       tags: [
         { name: 'Reference data', description: 'Workers, locations, departments, cost codes' },
         { name: 'Time', description: 'Clock events, timesheets, shifts' },
+        { name: 'Documents', description: "Workers' compliance documents and their expiry" },
         { name: 'Webhooks' },
         { name: 'Meta' }
       ]

@@ -30,6 +30,8 @@ t.test('loadConfig: defaults', async (t) => {
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
     webhooksConcurrency: 8,
+    documentExpiryEnabled: true,
+    documentExpiryIntervalMs: 30_000,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000
@@ -62,6 +64,8 @@ t.test('loadConfig: values from the environment', async (t) => {
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
     webhooksConcurrency: 8,
+    documentExpiryEnabled: true,
+    documentExpiryIntervalMs: 30_000,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000

@@ -15,7 +15,7 @@ t.test('tempclock demo --json: a realistic account, one full-access key, and the
     key_id: Number,
     key: /^tc_live_[0-9a-f]{40}$/,
     prefix: out.key.slice(0, 12) + '...',
-    counts: { locations: 3, departments: 4, cost_codes: 6, workers: 60 }
+    counts: { locations: 3, departments: 4, cost_codes: 6, workers: 60, documents: 90 }
   })
 
   const handle = openDatabase({ file })
@@ -57,6 +57,13 @@ t.test('tempclock demo --json: a realistic account, one full-access key, and the
   t.equal(body.data.length, 3)
   t.same(body.pagination, { total: 60, limit: 3, offset: 0, has_more: true })
   t.match(body.data[0], { first_name: String, location_name: String, department: String, employee_ref: 'TC-1001' })
+  for (const status of ['valid', 'expiring', 'expired']) {
+    const docs = await fetch(`${server.url}/api/v1/documents.php?status=${status}&limit=1`, { headers: { authorization: `Bearer ${out.key as string}` } })
+    t.equal(docs.status, 200)
+    const page = await docs.json() as { data: Array<Record<string, unknown>>, pagination: { total: number } }
+    t.ok(page.pagination.total > 0, `the demo has ${status} documents`)
+    t.match(page.data[0], { status, worker_name: String, type: String })
+  }
 })
 
 t.test('tempclock demo (human output) prints the key once, with a curl that uses it; each run makes a new account', async (t) => {
@@ -66,7 +73,7 @@ t.test('tempclock demo (human output) prints the key once, with a curl that uses
   const key = /key:\s+(tc_live_[0-9a-f]{40})/.exec(first.stdout)?.[1]
   t.ok(key, 'the key is printed')
   t.match(first.stdout, /Created demo account 1 "TempClock Demo Staffing"/)
-  t.match(first.stdout, /3 locations, 4 departments, 6 cost codes, 60 workers/)
+  t.match(first.stdout, /3 locations, 4 departments, 6 cost codes, 60 workers, 90 documents/)
   t.match(first.stdout, /shown only this once/)
   t.ok(first.stdout.includes(`curl -s "http://127.0.0.1:3000/api/v1/workers.php?limit=3" -H "Authorization: Bearer ${key!}"`), 'a ready-to-run curl')
 

@@ -123,6 +123,13 @@ const FIXTURES: Record<string, Fixture> = {
     create: async (api) => await clockIn(api),
     listedIds: (body) => body.data.flatMap((group) => (group.workers as Array<{ entry_id: number }>).map((w) => w.entry_id))
   },
+  '/api/v1/documents.php': {
+    create: async (api) => (await api.post('/api/v1/documents.php', {
+      worker_id: await api.make('/api/v1/workers.php'), type: 'Forklift licence', expires_on: '2030-01-01'
+    })).id,
+    update: { notes: 'Changed by the other account' },
+    foreignReferences: async (theirs) => [{ worker_id: await theirs.make('/api/v1/workers.php'), type: 'Forklift licence' }]
+  },
   '/api/v1/webhooks.php': {
     create: async (api) => (await api.post('/api/v1/webhooks.php', { url: `https://hooks.example.com/${api.unique('hook')}`, events: ['*'] })).id,
     update: { description: 'Changed by the other account', active: false },

@@ -1,0 +1,49 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { DOCUMENT_STATUSES, EXPIRING_WITHIN_DAYS } from '../domain/documents.js'
+import { CalendarDate, Id, ListQuery, Nullable, StringEnum, Timestamp } from './common.js'
+
+/** A worker's document; also the `data` of the `document_expired` webhook event. */
+export const Document = Type.Object({
+  id: Id,
+  worker_id: Id,
+  worker_name: Type.String(),
+  type: Type.String({ description: 'what the document is, e.g. "Forklift licence"' }),
+  reference: Nullable(Type.String()),
+  issued_on: Nullable(CalendarDate),
+  expires_on: Nullable({ ...CalendarDate, description: 'the last day the document is valid; null = it does not expire' }),
+  status: StringEnum(DOCUMENT_STATUSES, {
+    description: `in the account's timezone: expired once the expiry day has passed, expiring from ${EXPIRING_WITHIN_DAYS} days before it, else valid (always valid without an expiry)`
+  }),
+  notes: Nullable(Type.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp
+})
+export type DocumentRecord = Static<typeof Document>
+
+const writable = {
+  worker_id: Id,
+  type: Type.String({ minLength: 1, maxLength: 200 }),
+  reference: Nullable(Type.String({ maxLength: 200 })),
+  issued_on: Nullable(CalendarDate),
+  expires_on: Nullable(CalendarDate),
+  notes: Nullable(Type.String({ maxLength: 2000 }))
+}
+
+export const DocumentCreate = Type.Object({
+  ...Type.Partial(Type.Object(writable)).properties,
+  worker_id: writable.worker_id,
+  type: writable.type
+}, { additionalProperties: false })
+export type DocumentCreateBody = Static<typeof DocumentCreate>
+
+export const DocumentUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export type DocumentUpdateBody = Static<typeof DocumentUpdate>
+
+export const DocumentQuery = Type.Object({
+  id: Type.Optional(Id),
+  worker_id: Type.Optional(Id),
+  status: Type.Optional(StringEnum(DOCUMENT_STATUSES, { description: "the computed status, in the account's timezone" })),
+  expires_before: Type.Optional({ ...CalendarDate, description: 'only documents whose expires_on is before this date' }),
+  ...ListQuery
+}, { additionalProperties: false })
+export type DocumentQueryType = Static<typeof DocumentQuery>
