@@ -4,14 +4,14 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHo
 import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys.js'
 import { changeWatchFor } from '../db/connection.js'
 import { ApiError } from '../domain/errors.js'
-import { isRouteScope, keyAllows, type RouteScope, type Scope } from '../domain/scopes.js'
+import { isRouteScope, keyAllows, type KeyGrant, type RouteScope } from '../domain/scopes.js'
 
 /** The authenticated key, as the rest of the request sees it. */
 export interface AuthenticatedKey {
   id: number
   accountId: number
-  /** empty = full access */
-  scopes: readonly Scope[]
+  /** what the key may do: full access, or its scopes */
+  grant: KeyGrant
   rateLimit: number
 }
 
@@ -30,7 +30,7 @@ declare module 'fastify' {
     dataVersion: number
   }
   interface FastifyContextConfig {
-    /** what the route requires: a scope, 'full' (keys with no scopes) or 'public' */
+    /** what the route requires: a scope, 'full' (full-access keys only) or 'public' */
     scope?: RouteScope
   }
 }
@@ -52,7 +52,7 @@ const DISABLED = new ApiError(403, 'api_access_disabled', 'API access is disable
 
 function insufficientScope (scope: RouteScope): ApiError {
   return scope === 'full'
-    ? new ApiError(403, 'insufficient_scope', 'This endpoint requires a full-access API key (a key with no scopes)',
+    ? new ApiError(403, 'insufficient_scope', 'This endpoint requires a full-access API key',
       { 'www-authenticate': 'Bearer error="insufficient_scope"' })
     : new ApiError(403, 'insufficient_scope', `This API key lacks the required scope: ${scope}`,
       { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"` })
@@ -87,7 +87,7 @@ export default fp(async function authPlugin (fastify) {
         request.apiKey = {
           id: row.id,
           accountId: row.account_id,
-          scopes: keys.scopesOf(row),
+          grant: keys.grantOf(row),
           rateLimit: row.rate_limit ?? DEFAULT_RATE_LIMIT
         }
         request.apiAccessDisabled = row.api_enabled !== 1
@@ -134,7 +134,7 @@ export default fp(async function authPlugin (fastify) {
     if (scope === 'public') return
     const denied = insufficientScope(scope)
     const requireScope = function requireScope (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-      done(keyAllows(request.apiKey!.scopes, scope) ? undefined : denied)
+      done(keyAllows(request.apiKey!.grant, scope) ? undefined : denied)
     }
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [authenticate, limitPerKey, requireScope, ...existing]
