@@ -3,7 +3,7 @@ import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys.js'
 import { changeWatchFor } from '../db/connection.js'
-import { ApiError } from '../domain/errors.js'
+import { ApiError, insufficientScope as scopeError } from '../domain/errors.js'
 import { isRouteScope, keyAllows, type KeyGrant, type RouteScope } from '../domain/scopes.js'
 
 /** The authenticated key, as the rest of the request sees it. */
@@ -51,11 +51,9 @@ const WRONG_SCHEME = new ApiError(401, 'invalid_authorization_scheme', 'Invalid 
 const DISABLED = new ApiError(403, 'api_access_disabled', 'API access is disabled for this account; contact TempClock to enable it')
 
 function insufficientScope (scope: RouteScope): ApiError {
-  return scope === 'full'
-    ? new ApiError(403, 'insufficient_scope', 'This endpoint requires a full-access API key',
-      { 'www-authenticate': 'Bearer error="insufficient_scope"' })
-    : new ApiError(403, 'insufficient_scope', `This API key lacks the required scope: ${scope}`,
-      { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"` })
+  return scopeError(scope, scope === 'full'
+    ? 'This endpoint requires a full-access API key'
+    : `This API key lacks the required scope: ${scope}`)
 }
 
 export default fp(async function authPlugin (fastify) {
