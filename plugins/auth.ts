@@ -35,7 +35,7 @@ declare module 'fastify' {
   }
 }
 
-/** Routes under this prefix must declare a scope; the app refuses to start otherwise. */
+/** Routes under this prefix must declare a scope and a closed querystring schema; the app refuses to start otherwise. */
 export const GUARDED_PREFIX = '/api/'
 
 const REALM = 'Bearer realm="TempClock API"'
@@ -129,6 +129,13 @@ export default fp(async function authPlugin (fastify) {
       return
     }
     if (!isRouteScope(scope)) throw new Error(`route ${String(route.method)} ${route.url} declares an unknown scope ${JSON.stringify(scope)}`)
+    if (route.url.startsWith(GUARDED_PREFIX)) {
+      // unknown query parameters are refused on every method, writes included
+      const query = route.schema?.querystring as { additionalProperties?: unknown } | undefined
+      if (query?.additionalProperties !== false) {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no closed querystring schema: set schema.querystring to an object schema with additionalProperties: false (NoQuery when it takes none)`)
+      }
+    }
     if (scope === 'public') return
     const denied = insufficientScope(scope)
     const requireScope = function requireScope (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
