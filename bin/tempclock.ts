@@ -58,11 +58,17 @@ function userRows (users: PortalUserRecord[]): string {
   ])
 }
 
+/** A key's access in one phrase: full access, its scopes, or none (a stored list that grants nothing). */
+function describeGrant (key: ApiKeyRecord, separator: string): string {
+  if (key.full_access) return 'full access'
+  return key.scopes.length === 0 ? 'none' : key.scopes.join(separator)
+}
+
 function keyRows (keys: ApiKeyRecord[]): string {
   return table([
     ['ID', 'ACCOUNT', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'EXPIRES', 'LAST USED', 'LIMIT/MIN'],
     ...keys.map((k) => [String(k.id), String(k.account_id), k.name, k.prefix,
-      k.scopes.length === 0 ? 'full access' : k.scopes.join(','), k.status,
+      describeGrant(k, ','), k.status,
       k.expires_at ?? 'never', k.last_used_at ?? 'never', String(k.rate_limit)])
   ])
 }
@@ -135,13 +141,13 @@ export function buildCli (io: CliIo): Command {
     .description('issue a key; prints it once')
     .requiredOption('--account <id>', 'account id', positiveInt)
     .requiredOption('--name <name>', 'what the key is for, e.g. "Payroll Integration"')
-    .option('--scopes <list>', 'comma-separated scopes (none = full access)')
+    .option('--scopes <list>', 'comma-separated scopes, at least one (leave out for a full-access key)')
     .option('--expires-at <time>', 'expiry: ISO-8601 timestamp or date', parseExpiry)
     .option('--rate-limit <n>', 'requests per minute (default 60)', positiveInt)
     .action(async (opts: { account: number, name: string, scopes?: string, expiresAt?: string, rateLimit?: number }, cmd: Command) => {
       let scopes
       try {
-        scopes = parseScopeList(opts.scopes ?? '')
+        scopes = opts.scopes === undefined ? [] : parseScopeList(opts.scopes)
       } catch (err) {
         throw new CliError((err as Error).message)
       }
@@ -150,11 +156,11 @@ export function buildCli (io: CliIo): Command {
       }).catch((err: Error) => { throw new CliError(err.message) }))
       const { record, key } = created
       print(cmd, {
-        id: record.id, key, name: record.name, scopes: record.scopes, expires_at: record.expires_at,
+        id: record.id, key, name: record.name, scopes: record.scopes, full_access: record.full_access, expires_at: record.expires_at,
         account_id: record.account_id, prefix: record.prefix, rate_limit: record.rate_limit
       }, [
         `Created key ${record.id} "${record.name}" for account ${record.account_id}`,
-        `  scopes:  ${record.scopes.length === 0 ? 'full access' : record.scopes.join(', ')}`,
+        `  scopes:  ${describeGrant(record, ', ')}`,
         `  expires: ${record.expires_at ?? 'never'}`,
         `  key:     ${key}`,
         'Store the key now: it is shown only this once and cannot be recovered.'

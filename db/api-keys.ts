@@ -1,6 +1,6 @@
 import { hash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import { isScope, type Scope } from '../domain/scopes.js'
+import { storedGrant, type KeyGrant, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
 import { findAccount } from './accounts.js'
 import { precompile, type Precompiled } from './precompiled.js'
@@ -19,7 +19,9 @@ export interface ApiKeyRecord {
   account_id: number
   name: string
   prefix: string
+  /** the scopes of a key without full access; empty for a full-access key */
   scopes: Scope[]
+  full_access: boolean
   status: ApiKeyStatus
   expires_at: string | null
   revoked_at: string | null
@@ -40,11 +42,6 @@ export function displayPrefix (key: string): string {
   return key.slice(0, 12) + '...'
 }
 
-export function parseStoredScopes (json: string): Scope[] {
-  const parsed: unknown = JSON.parse(json)
-  return Array.isArray(parsed) ? parsed.filter((s): s is Scope => typeof s === 'string' && isScope(s)) : []
-}
-
 export function keyStatus (key: { revoked_at: string | null, expires_at: string | null }, now: string): ApiKeyStatus {
   if (key.revoked_at !== null) return 'revoked'
   if (key.expires_at !== null && key.expires_at <= now) return 'expired'
@@ -57,7 +54,7 @@ export function toApiKeyRecord (row: ApiKeyRow, now = nowIso()): ApiKeyRecord {
     account_id: row.account_id,
     name: row.name,
     prefix: row.key_prefix,
-    scopes: parseStoredScopes(row.scopes),
+    ...grantFields(storedGrant(row.full_access === 1, row.scopes)),
     status: keyStatus(row, now),
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
@@ -67,9 +64,14 @@ export function toApiKeyRecord (row: ApiKeyRow, now = nowIso()): ApiKeyRecord {
   }
 }
 
+function grantFields (grant: KeyGrant): { scopes: Scope[], full_access: boolean } {
+  return { scopes: [...grant.scopes], full_access: grant.fullAccess }
+}
+
 export interface CreateKeyInput {
   accountId: number
   name: string
+  /** the key's scopes; an empty list issues a full-access key (stored as such) */
   scopes: Scope[]
   expiresAt: string | null
   rateLimit: number | null
@@ -92,6 +94,7 @@ export async function createApiKey (db: Kysely<Database>, input: CreateKeyInput)
     key_hash: hashApiKey(key),
     key_prefix: displayPrefix(key),
     scopes: JSON.stringify(input.scopes),
+    full_access: input.scopes.length === 0 ? 1 : 0,
     expires_at: input.expiresAt,
     revoked_at: null,
     last_used_at: null,
@@ -124,6 +127,7 @@ export interface KeyAuthRow {
   id: number
   account_id: number
   scopes: string
+  full_access: number
   expires_at: string | null
   revoked_at: string | null
   last_used_at: string | null
@@ -152,14 +156,14 @@ const AUTH_CACHE_LIMIT = 10_000
 export class ApiKeyStore {
   readonly #byHash: Precompiled<KeyAuthRow>
   readonly #touch: Precompiled<unknown>
-  readonly #scopesCache = new Map<string, Scope[]>()
+  readonly #grants = new Map<string, KeyGrant>()
   readonly #rows = new Map<string, AuthKey>()
   #seenVersion = -1
 
   constructor (db: Kysely<Database>) {
     this.#byHash = precompile(db, db.selectFrom('api_keys')
       .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
-      .select(['api_keys.id', 'api_keys.account_id', 'api_keys.scopes', 'api_keys.expires_at',
+      .select(['api_keys.id', 'api_keys.account_id', 'api_keys.scopes', 'api_keys.full_access', 'api_keys.expires_at',
         'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
       .where('api_keys.key_hash', '=', ''))
     this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
@@ -189,15 +193,16 @@ export class ApiKeyStore {
     return found
   }
 
-  /** Scope lists are a handful of distinct JSON strings: parse each once. */
-  scopesOf (row: KeyAuthRow): Scope[] {
-    let scopes = this.#scopesCache.get(row.scopes)
-    if (scopes === undefined) {
-      scopes = parseStoredScopes(row.scopes)
-      if (this.#scopesCache.size > 1000) this.#scopesCache.clear()
-      this.#scopesCache.set(row.scopes, scopes)
+  /** Grants are a handful of distinct stored values: parse each once. */
+  grantOf (row: KeyAuthRow): KeyGrant {
+    const stored = row.full_access === 1 ? 'full' : row.scopes
+    let grant = this.#grants.get(stored)
+    if (grant === undefined) {
+      grant = storedGrant(row.full_access === 1, row.scopes)
+      if (this.#grants.size > 1000) this.#grants.clear()
+      this.#grants.set(stored, grant)
     }
-    return scopes
+    return grant
   }
 
   /**

@@ -22,8 +22,10 @@ export interface ApiKeysTable {
   key_hash: string
   /** display prefix, e.g. "tc_live_a1b2..." */
   key_prefix: string
-  /** JSON array of scope names; [] means full access */
+  /** JSON array of scope names; ignored when full_access is 1 */
   scopes: string
+  /** 1: every route, whatever `scopes` says; 0: only the routes of `scopes` */
+  full_access: number
   expires_at: Timestamp | null
   revoked_at: Timestamp | null
   last_used_at: Timestamp | null

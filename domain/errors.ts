@@ -22,3 +22,10 @@ export const validationError = (message: string): ApiError => new ApiError(400, 
 export const notFound = (what: string): ApiError => new ApiError(404, 'not_found', `${what} not found`)
 
 export const conflict = (code: string, message: string): ApiError => new ApiError(409, code, message)
+
+/** 403 for a key that lacks `scope` ('full': only a full-access key may), with the header RFC 6750 describes. */
+export function insufficientScope (scope: string, message: string): ApiError {
+  return new ApiError(403, 'insufficient_scope', message, {
+    'www-authenticate': scope === 'full' ? 'Bearer error="insufficient_scope"' : `Bearer error="insufficient_scope", scope="${scope}"`
+  })
+}

@@ -3,15 +3,15 @@ import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys.js'
 import { changeWatchFor } from '../db/connection.js'
-import { ApiError } from '../domain/errors.js'
-import { isRouteScope, keyAllows, type RouteScope, type Scope } from '../domain/scopes.js'
+import { ApiError, insufficientScope as scopeError } from '../domain/errors.js'
+import { isRouteScope, keyAllows, type KeyGrant, type RouteScope } from '../domain/scopes.js'
 
 /** The authenticated key, as the rest of the request sees it. */
 export interface AuthenticatedKey {
   id: number
   accountId: number
-  /** empty = full access */
-  scopes: readonly Scope[]
+  /** what the key may do: full access, or its scopes */
+  grant: KeyGrant
   rateLimit: number
 }
 
@@ -30,12 +30,12 @@ declare module 'fastify' {
     dataVersion: number
   }
   interface FastifyContextConfig {
-    /** what the route requires: a scope, 'full' (keys with no scopes) or 'public' */
+    /** what the route requires: a scope, 'full' (full-access keys only) or 'public' */
     scope?: RouteScope
   }
 }
 
-/** Routes under this prefix must declare a scope; the app refuses to start otherwise. */
+/** Routes under this prefix must declare a scope and a closed querystring schema; the app refuses to start otherwise. */
 export const GUARDED_PREFIX = '/api/'
 
 const REALM = 'Bearer realm="TempClock API"'
@@ -51,11 +51,9 @@ const WRONG_SCHEME = new ApiError(401, 'invalid_authorization_scheme', 'Invalid 
 const DISABLED = new ApiError(403, 'api_access_disabled', 'API access is disabled for this account; contact TempClock to enable it')
 
 function insufficientScope (scope: RouteScope): ApiError {
-  return scope === 'full'
-    ? new ApiError(403, 'insufficient_scope', 'This endpoint requires a full-access API key (a key with no scopes)',
-      { 'www-authenticate': 'Bearer error="insufficient_scope"' })
-    : new ApiError(403, 'insufficient_scope', `This API key lacks the required scope: ${scope}`,
-      { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"` })
+  return scopeError(scope, scope === 'full'
+    ? 'This endpoint requires a full-access API key'
+    : `This API key lacks the required scope: ${scope}`)
 }
 
 export default fp(async function authPlugin (fastify) {
@@ -87,7 +85,7 @@ export default fp(async function authPlugin (fastify) {
         request.apiKey = {
           id: row.id,
           accountId: row.account_id,
-          scopes: keys.scopesOf(row),
+          grant: keys.grantOf(row),
           rateLimit: row.rate_limit ?? DEFAULT_RATE_LIMIT
         }
         request.apiAccessDisabled = row.api_enabled !== 1
@@ -131,10 +129,17 @@ export default fp(async function authPlugin (fastify) {
       return
     }
     if (!isRouteScope(scope)) throw new Error(`route ${String(route.method)} ${route.url} declares an unknown scope ${JSON.stringify(scope)}`)
+    if (route.url.startsWith(GUARDED_PREFIX)) {
+      // unknown query parameters are refused on every method, writes included
+      const query = route.schema?.querystring as { additionalProperties?: unknown } | undefined
+      if (query?.additionalProperties !== false) {
+        throw new Error(`route ${String(route.method)} ${route.url} declares no closed querystring schema: set schema.querystring to an object schema with additionalProperties: false (NoQuery when it takes none)`)
+      }
+    }
     if (scope === 'public') return
     const denied = insufficientScope(scope)
     const requireScope = function requireScope (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-      done(keyAllows(request.apiKey!.scopes, scope) ? undefined : denied)
+      done(keyAllows(request.apiKey!.grant, scope) ? undefined : denied)
     }
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [authenticate, limitPerKey, requireScope, ...existing]

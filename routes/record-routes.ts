@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Page } from '../db/paging.js'
 import type { Database } from '../db/types.js'
 import type { Scope } from '../domain/scopes.js'
-import { IdQuery, OneOrListResponse, OneResponse, errorResponses, type Paging } from '../schemas/common.js'
+import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses, type Paging } from '../schemas/common.js'
 
 /** What a reference-data store offers the HTTP layer; every call is within one account. */
 export interface RecordStore<Rec, Filters, Create, Update> {
@@ -74,6 +74,7 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
         tags,
         summary: `Create ${name.one}`,
         ...(descriptions.create === undefined ? {} : { description: descriptions.create }),
+        querystring: NoQuery,
         body: create,
         response: { 201: one, ...errorResponses }
       }

@@ -81,3 +81,6 @@ export function OneOrListResponse<T extends TSchema> (record: T) {
 }
 
 export const IdQuery = Type.Object({ id: Id }, { additionalProperties: false })
+
+/** The querystring of a route that takes no query parameters: any one is a 400. */
+export const NoQuery = Type.Object({}, { additionalProperties: false })

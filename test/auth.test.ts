@@ -109,7 +109,7 @@ t.test('last_used_at is recorded at most once a minute, not on every request', a
   t.not(await lastUsed(), twoMinutesAgo, 'refreshed once a minute has passed')
 })
 
-t.test('the app refuses to start when an /api route declares no scope', async (t) => {
+t.test('the app refuses to start when an /api route declares no scope or no closed querystring', async (t) => {
   const { default: Fastify } = await import('fastify')
   const { default: rootPlugin, serverOptions } = await import('../app.js')
   const { testConfig } = await import('../plugins/config.js')
@@ -124,6 +124,13 @@ t.test('the app refuses to start when an /api route declares no scope', async (t
   app2.register(async (f) => { f.get('/api/v1/typo.php', { config: { scope: 'worker:read' as 'workers:read' } }, async () => ({ data: 1 })) })
   await t.rejects(async () => { await app2.ready() }, /unknown scope/)
   await app2.close().catch(() => {})
+
+  // unknown query parameters are refused on every method: a route must say which it takes
+  const app3 = Fastify(serverOptions(testConfig()))
+  await app3.register(rootPlugin, { config: testConfig() })
+  app3.register(async (f) => { f.post('/api/v1/open-query.php', { config: { scope: 'full' } }, async () => ({ data: 1 })) })
+  await t.rejects(async () => { await app3.ready() }, /POST \/api\/v1\/open-query\.php declares no closed querystring schema/)
+  await app3.close().catch(() => {})
 })
 
 t.test('a cached key is re-checked after any write, from this connection or another', async (t) => {

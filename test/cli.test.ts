@@ -57,7 +57,7 @@ t.test('accounts and keys: create, list, enable/disable, revoke — human and --
   t.match(keyHuman.stdout, /shown only this once/)
 
   const keyJson = await json(await cli('--json', 'keys', 'create', '--account', '1', '--name', 'Full', '--expires-at', '2099-12-31'))
-  t.match(keyJson, { id: 2, name: 'Full', scopes: [], expires_at: '2099-12-31T00:00:00Z', account_id: 1, rate_limit: 60 })
+  t.match(keyJson, { id: 2, name: 'Full', scopes: [], full_access: true, expires_at: '2099-12-31T00:00:00Z', account_id: 1, rate_limit: 60 })
   t.match(keyJson.key, KEY)
   t.equal(keyJson.prefix, keyJson.key.slice(0, 12) + '...')
   t.not(keyJson.key, printed, 'every key is new')
@@ -71,7 +71,7 @@ t.test('accounts and keys: create, list, enable/disable, revoke — human and --
   const listed = await json(keysJson)
   t.same(listed.map((k: { id: number }) => k.id), [1, 2])
   t.match(listed[0], { name: 'Payroll Integration', status: 'active', scopes: ['locations:read', 'workers:read'], last_used_at: null, expires_at: null })
-  t.same(Object.keys(listed[0]).sort(), ['account_id', 'created_at', 'expires_at', 'id', 'last_used_at', 'name', 'prefix', 'rate_limit', 'revoked_at', 'scopes', 'status'], 'no key, no hash')
+  t.same(Object.keys(listed[0]).sort(), ['account_id', 'created_at', 'expires_at', 'full_access', 'id', 'last_used_at', 'name', 'prefix', 'rate_limit', 'revoked_at', 'scopes', 'status'], 'no key, no hash')
   for (const full of [printed, keyJson.key as string]) {
     for (const output of [keysList.stdout, keysJson.stdout]) {
       t.notOk(output.includes(full), 'the full key never appears in a listing')
@@ -155,6 +155,8 @@ t.test('bad input: exit code 1, one line on stderr, nothing on stdout, nothing w
     [['keys', 'create', '--account', 'one', '--name', 'K'], /'--account <id>' argument 'one' is invalid\. must be a positive whole number/],
     [['keys', 'create', '--account', '1', '--name', 'K', '--rate-limit', '0'], /'--rate-limit <n>' argument '0' is invalid/],
     [['keys', 'create', '--account', '1', '--name', ' '], /key name must not be empty/],
+    [['keys', 'create', '--account', '1', '--name', 'K', '--scopes', ''], /the scope list names no scope; give at least one .*or leave the list out for a full-access key/],
+    [['keys', 'create', '--account', '1', '--name', 'K', '--scopes', ' , '], /the scope list names no scope/],
     [['keys', 'revoke', '99'], /no key with id 99/],
     [['accounts', 'create'], /required option '--name <name>' not specified/],
     [['accounts', 'create', '--name', 'Z', '--timezone', 'Mars/Olympus'], /unknown timezone "Mars\/Olympus"/],

@@ -14,7 +14,8 @@ async function counts (app: FastifyInstance): Promise<{ subscriptions: number, e
 t.test('create shows the secret once; reads never show it', async (t) => {
   const app = await buildTestApp(t)
   const account = await createTestAccount(app)
-  const { key } = await createTestKey(app, account.id, { scopes: ['webhooks:write'] })
+  // subscribing to an event takes the scope that reads its data ('*': all of them)
+  const { key } = await createTestKey(app, account.id, { scopes: ['webhooks:write', 'timesheets:read', 'workers:read', 'shifts:read'] })
 
   const created = await call(app, key, {
     method: 'POST', url: '/api/v1/webhooks.php',
@@ -221,6 +222,56 @@ t.test('scope: webhooks:write only', async (t) => {
   t.equal(res.statusCode, 403)
   t.equal(res.json().code, 'insufficient_scope')
   t.match(res.json().message, 'webhooks:write')
+})
+
+t.test('a key may subscribe only to events whose data it could read', async (t) => {
+  const app = await buildTestApp(t)
+  const account = await createTestAccount(app)
+  const writeOnly = (await createTestKey(app, account.id, { scopes: ['webhooks:write'] })).key
+  const workers = (await createTestKey(app, account.id, { scopes: ['webhooks:write', 'workers:read'] })).key
+  const reader = (await createTestKey(app, account.id, { scopes: ['webhooks:write', 'workers:read', 'timesheets:read', 'shifts:read'] })).key
+  const subscribe = async (key: string, events: string[]) =>
+    await call(app, key, { method: 'POST', url: '/api/v1/webhooks.php', payload: { url: URL_OK, events } })
+
+  const refused: Array<[string, string[], string]> = [
+    [writeOnly, ['*'], 'timesheets:read'],
+    [writeOnly, ['clock_in'], 'timesheets:read'],
+    [writeOnly, ['clock_out'], 'timesheets:read'],
+    [writeOnly, ['clock.geofence_breach'], 'timesheets:read'],
+    [writeOnly, ['clock.blocked_by_survey'], 'timesheets:read'],
+    [writeOnly, ['worker_created'], 'workers:read'],
+    [writeOnly, ['shift_created'], 'shifts:read'],
+    [workers, ['worker_created', 'clock_out'], 'timesheets:read'],
+    [workers, ['*'], 'timesheets:read'],
+    [workers, ['worker_updated', 'shift_created'], 'shifts:read']
+  ]
+  for (const [key, events, scope] of refused) {
+    const res = await subscribe(key, events)
+    t.equal(res.statusCode, 403, `${events.join()}: refused`)
+    t.match(res.json(), { code: 'insufficient_scope', message: new RegExp(`requires the ${scope} scope`) }, `${events.join()}: names ${scope}`)
+    t.equal(res.headers['www-authenticate'], `Bearer error="insufficient_scope", scope="${scope}"`)
+  }
+  const listAll = async () => (await call(app, account.key, { method: 'GET', url: '/api/v1/webhooks.php' })).json().data as Array<{ events: string[] }>
+  t.same(await listAll(), [], 'nothing refused was stored')
+
+  t.equal((await subscribe(writeOnly, ['ping'])).statusCode, 201, 'ping carries no data')
+  const mine = await subscribe(workers, ['worker_created', 'worker_updated'])
+  t.equal(mine.statusCode, 201)
+  t.equal((await subscribe(reader, ['*'])).statusCode, 201, 'a key that reads everything may take *')
+  t.equal((await subscribe(account.key, ['*'])).statusCode, 201, 'so may a full-access key')
+
+  const id = mine.json().data.id as number
+  const widen = await call(app, workers, { method: 'PUT', url: `/api/v1/webhooks.php?id=${id}`, payload: { events: ['*'] } })
+  t.equal(widen.statusCode, 403, 'PUT cannot widen a subscription past the key')
+  t.match(widen.json(), { code: 'insufficient_scope', message: /timesheets:read/ })
+  const rename = await call(app, workers, { method: 'PUT', url: `/api/v1/webhooks.php?id=${id}`, payload: { description: 'CRM', events: ['worker_updated'] } })
+  t.equal(rename.statusCode, 200)
+  t.same((await listAll()).map((w) => w.events), [['ping'], ['worker_updated'], ['*'], ['*']])
+})
+
+t.test('every event a subscription can name has its read scope', async (t) => {
+  const { EVENT_READ_SCOPES } = await import('../domain/event-scopes.js')
+  for (const event of EVENT_TYPES) t.ok(Object.hasOwn(EVENT_READ_SCOPES, event), event)
 })
 
 t.test('webhook settings: on in the server, off in tests unless asked, bad values refused', async (t) => {

@@ -105,9 +105,11 @@ function keyRow (key: ApiKeyRecord, timeZone: string): SafeHtml {
   <td data-label="Key Prefix"><code class="prefix">${key.prefix}</code></td>
   <td data-label="Status"><span class="status status-${key.status}">${STATUS_LABEL[key.status]}</span></td>
   ${dateCell('Last Used', key.last_used_at, timeZone, 'Never')}
-  <td data-label="Scopes">${key.scopes.length === 0
+  <td data-label="Scopes">${key.full_access
     ? 'Full access'
-    : html`<ul class="scopes">${key.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul>`}</td>
+    : key.scopes.length === 0
+      ? 'None'
+      : html`<ul class="scopes">${key.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul>`}</td>
   ${dateCell('Expires', key.expires_at, timeZone, 'Never')}
 </tr>`
 }

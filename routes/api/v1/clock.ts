@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { TimeEntryStore } from '../../../db/time-entries.js'
 import { ApiError } from '../../../domain/errors.js'
-import { OneResponse, errorResponses } from '../../../schemas/common.js'
+import { NoQuery, OneResponse, errorResponses } from '../../../schemas/common.js'
 import { ClockBody, TimeEntry } from '../../../schemas/time.js'
 
 const clock: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -14,6 +14,7 @@ const clock: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Clock a worker in or out, or start or end a break',
       description: '`in` and `break_start` answer 201 with the new entry; `out` and `break_end` answer 200 with the closed entry. ' +
         'Send an `Idempotency-Key` header to make a retry safe.',
+      querystring: NoQuery,
       body: ClockBody,
       response: { 200: OneResponse(TimeEntry), 201: OneResponse(TimeEntry), ...errorResponses }
     }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DocumentStore } from '../../../db/documents.js'
-import { IdQuery, OneOrListResponse, OneResponse, errorResponses } from '../../../schemas/common.js'
+import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses } from '../../../schemas/common.js'
 import { Document, DocumentCreate, DocumentQuery, DocumentUpdate } from '../../../schemas/documents.js'
 
 const EXPIRY_EVENT = 'An expiry that has already passed sends the `document_expired` webhook event at once (once per document and expiry date).'
@@ -32,6 +32,7 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
       tags,
       summary: "Add a worker's document",
       description: EXPIRY_EVENT,
+      querystring: NoQuery,
       body: DocumentCreate,
       response: { 201: OneResponse(Document), ...errorResponses }
     }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ShiftStore } from '../../../db/shifts.js'
-import { IdQuery, OneOrListResponse, OneResponse, errorResponses } from '../../../schemas/common.js'
+import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses } from '../../../schemas/common.js'
 import { Shift, ShiftCreate, ShiftQuery, ShiftUpdate } from '../../../schemas/shifts.js'
 
 const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -29,6 +29,7 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags,
       summary: 'Schedule a shift (worker_id null = an open shift)',
+      querystring: NoQuery,
       body: ShiftCreate,
       response: { 201: OneResponse(Shift), ...errorResponses }
     }

@@ -1,10 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireCreateBody, WebhookStore } from '../../../db/webhooks.js'
-import { validationError } from '../../../domain/errors.js'
+import { insufficientScope, validationError } from '../../../domain/errors.js'
+import { missingSubscriptionScope } from '../../../domain/event-scopes.js'
+import type { KeyGrant } from '../../../domain/scopes.js'
 import { IdQuery, OneResponse, errorResponses, parseQueryBoolean } from '../../../schemas/common.js'
 import {
-  PingAccepted, Webhook, WebhookCreate, WebhookCreated, WebhookOneOrList, WebhookPostQuery, WebhookQuery, WebhookUpdate
+  PingAccepted, SUBSCRIBABLE_EVENTS, Webhook, WebhookCreate, WebhookCreated, WebhookOneOrList, WebhookPostQuery, WebhookQuery, WebhookUpdate
 } from '../../../schemas/webhooks.js'
+
+/** A key may subscribe only to events whose data it could read (README: Webhooks). */
+function requireSubscribable (grant: KeyGrant, events: readonly string[]): void {
+  const missing = missingSubscriptionScope(grant, events, SUBSCRIBABLE_EVENTS)
+  if (missing === undefined) return
+  throw insufficientScope(missing.scope, missing.scope === 'full'
+    ? `Subscribing to ${missing.event} requires a full-access API key`
+    : `Subscribing to ${missing.event} requires the ${missing.scope} scope, which this API key lacks`)
+}
 
 const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
   const store = new WebhookStore(fastify.db, { allowLoopback: fastify.config.webhooksAllowLoopback })
@@ -46,7 +57,9 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
       return await reply.code(202).send({ data: { event_id: eventId, subscription_id: id, event: 'ping' as const } })
     }
     if (id !== undefined) throw validationError('Unexpected query parameter id: use PUT to change a webhook, or action=ping to ping it')
-    const created = await store.create(accountId, requireCreateBody(request.body))
+    const body = requireCreateBody(request.body)
+    requireSubscribable(request.apiKey!.grant, body.events)
+    const created = await store.create(accountId, body)
     return await reply.code(201).send({ data: created })
   })
 
@@ -60,6 +73,7 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OneResponse(Webhook), ...errorResponses }
     }
   }, async (request) => {
+    if (request.body.events !== undefined) requireSubscribable(request.apiKey!.grant, request.body.events)
     const updated = await store.update(request.apiKey!.accountId, request.query.id, request.body)
     fastify.webhooks.forgetSubscription(updated.id)
     return { data: updated }
