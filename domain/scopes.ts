@@ -8,7 +8,8 @@ export const SCOPES = [
   'shifts:write',
   'departments:read',
   'cost-codes:read',
-  'webhooks:write'
+  'webhooks:write',
+  'surveys:read'
 ] as const
 
 export type Scope = typeof SCOPES[number]

@@ -22,7 +22,7 @@ t.test('clock in and out: 201 then 200, the entry fields, the events', async (t)
   })
   t.same(Object.keys(entry).sort(), ['break_seconds', 'clock_in', 'clock_out', 'cost_code_id', 'created_at', 'distance_meters', 'duration_seconds',
     'gps_accuracy', 'id', 'latitude', 'location_id', 'location_name', 'longitude', 'low_gps_confidence', 'notes', 'parent_id', 'source',
-    'status', 'type', 'updated_at', 'within_geofence', 'worker_id', 'worker_name'])
+    'status', 'survey_response_id', 'type', 'updated_at', 'within_geofence', 'worker_id', 'worker_name'])
 
   const outAt = minutesAgo(30, base)
   const out = await call(app, acct.key, clock({ worker_id: worker, action: 'out', timestamp: outAt }))
@@ -65,7 +65,7 @@ t.test('the database refuses a second open entry even when the code is bypassed'
   await app.db.insertInto('time_entries').values(row).execute()
   await t.rejects(app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T09:00:00Z' }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
   // a completed one is fine
-  await app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T06:00:00Z', clock_out: '2025-01-01T07:00:00Z', status: 'completed' }).execute()
+  await app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T06:00:00Z', clock_out: '2025-01-01T07:00:00Z', duration_seconds: 3600, status: 'completed' }).execute()
 })
 
 t.test('timestamp rules', async (t) => {
