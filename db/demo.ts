@@ -4,6 +4,7 @@ import { createApiKey } from './api-keys.js'
 import { CostCodeStore } from './cost-codes.js'
 import { DepartmentStore } from './departments.js'
 import { LocationStore } from './locations.js'
+import { seedSurveys } from './demo-surveys.js'
 import { seedTime } from './demo-time.js'
 import type { Database } from './types.js'
 import { WorkerStore } from './workers.js'
@@ -41,7 +42,8 @@ export const DEMO_STEPS: ReadonlyArray<(ctx: DemoContext) => Promise<void>> = [
   seedDepartments,
   seedCostCodes,
   seedWorkers,
-  seedTime
+  seedTime,
+  seedSurveys
 ]
 
 export interface DemoOptions {

@@ -60,22 +60,25 @@ export class SurveyStore {
   }
 
   async create (accountId: number, body: SurveyCreateBody): Promise<SurveyRecord> {
+    return await this.#mapConflicts(async () => await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body)))
+  }
+
+  /** The create, inside a transaction the caller owns. */
+  async createIn (trx: Kysely<Database>, accountId: number, body: SurveyCreateBody): Promise<SurveyRecord> {
     const questions = normaliseQuestions(body.questions)
-    return await this.#mapConflicts(async () => await writeTransaction(this.db, async (trx) => {
-      const survey = { id: 0, name: body.name, active: body.active ?? true, location_ids: body.location_ids ?? null }
-      await this.#check(trx, accountId, survey)
-      const now = nowIso()
-      const row = await trx.insertInto('surveys').values({
-        account_id: accountId,
-        name: survey.name,
-        active: survey.active ? 1 : 0,
-        location_ids: survey.location_ids === null ? null : JSON.stringify(survey.location_ids),
-        questions: JSON.stringify(questions),
-        created_at: now,
-        updated_at: now
-      }).returningAll().executeTakeFirstOrThrow()
-      return toSurveyRecord(row)
-    }))
+    const survey = { id: 0, name: body.name, active: body.active ?? true, location_ids: body.location_ids ?? null }
+    await this.#check(trx, accountId, survey)
+    const now = nowIso()
+    const row = await trx.insertInto('surveys').values({
+      account_id: accountId,
+      name: survey.name,
+      active: survey.active ? 1 : 0,
+      location_ids: survey.location_ids === null ? null : JSON.stringify(survey.location_ids),
+      questions: JSON.stringify(questions),
+      created_at: now,
+      updated_at: now
+    }).returningAll().executeTakeFirstOrThrow()
+    return toSurveyRecord(row)
   }
 
   /** Partial update; `questions` replaces the whole list (past responses keep their own answers). */

@@ -14,7 +14,13 @@ export const SurveyQuestion = Type.Object({
   required: Type.Boolean({ default: true }),
   options: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 2, maxItems: 50, uniqueItems: true, description: 'the choices of a `choice` question' }))),
   accept: Type.Optional(Nullable(Type.Array(Answer, { minItems: 1, maxItems: 50, description: 'the answers that let the worker clock in (e.g. [true]); null = any answer' })))
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [
+    { id: 'fit_for_work', text: 'Are you fit for work today?', type: 'yes_no', required: true, accept: [true] },
+    { id: 'ppe', text: 'Which PPE are you wearing?', type: 'choice', required: true, options: ['full', 'partial', 'none'], accept: ['full'] }
+  ]
+})
 export type SurveyQuestionInput = Static<typeof SurveyQuestion>
 
 /** A question as the API shows it: every field present. */

@@ -17,7 +17,7 @@ export const ClockBody = Type.Object({
   survey_id: Type.Optional(Nullable({ ...Id, description: 'in: the survey that applies at the location (required there; ignored elsewhere)' })),
   // checked against the survey's questions by the clock decision, so that a location without a
   // survey ignores it whatever its shape
-  survey_answers: Type.Optional(Type.Unknown({ description: 'in: an object of question id → answer (true/false for yes_no, one of the options for choice, a string of at most 1,000 characters for text)' }))
+  survey_answers: Type.Optional(Type.Unknown({ examples: [{ fit_for_work: true, ppe: 'full' }], description: 'in: an object of question id → answer (true/false for yes_no, one of the options for choice, a string of at most 1,000 characters for text)' }))
 }, { additionalProperties: false })
 export type ClockBodyType = Static<typeof ClockBody>
 
