@@ -4,6 +4,7 @@ import { createApiKey } from './api-keys.js'
 import { CostCodeStore } from './cost-codes.js'
 import { DepartmentStore } from './departments.js'
 import { LocationStore } from './locations.js'
+import { seedSurveys } from './demo-surveys.js'
 import { seedTime } from './demo-time.js'
 import { DocumentStore } from './documents.js'
 import type { Database } from './types.js'
@@ -44,7 +45,8 @@ export const DEMO_STEPS: ReadonlyArray<(ctx: DemoContext) => Promise<void>> = [
   seedCostCodes,
   seedWorkers,
   seedDocuments,
-  seedTime
+  seedTime,
+  seedSurveys
 ]
 
 export interface DemoOptions {

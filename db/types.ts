@@ -183,6 +183,38 @@ export interface TimeEntriesTable {
   low_gps_confidence: SqliteBoolean | null
   created_at: Timestamp
   updated_at: Timestamp
+  /** the survey response that let this shift start */
+  survey_response_id: ColumnType<number | null, number | null | undefined, number | null>
+}
+
+export interface SurveysTable {
+  id: Generated<number>
+  account_id: number
+  name: string
+  active: SqliteBoolean
+  /** JSON array of location ids, or null = every location */
+  location_ids: string | null
+  /** JSON array of questions */
+  questions: string
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+/** One answered pre-clock-in survey, passed or failed. */
+export interface SurveyResponsesTable {
+  id: Generated<number>
+  account_id: number
+  survey_id: number
+  worker_id: number
+  location_id: number | null
+  passed: SqliteBoolean
+  /** JSON object: question id → answer */
+  answers: string
+  /** JSON array of question ids */
+  failed_questions: string
+  submitted_at: Timestamp
+  created_at: Timestamp
+  updated_at: Timestamp
 }
 
 export interface ShiftsTable {
@@ -246,6 +278,8 @@ export interface Database {
   shifts: ShiftsTable
   idempotency_keys: IdempotencyKeysTable
   documents: DocumentsTable
+  surveys: SurveysTable
+  survey_responses: SurveyResponsesTable
 }
 
 export type AccountRow = Selectable<AccountsTable>
@@ -265,3 +299,5 @@ export type TimeEntryRow = Selectable<TimeEntriesTable>
 export type ShiftRow = Selectable<ShiftsTable>
 export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>
 export type DocumentRow = Selectable<DocumentsTable>
+export type SurveyRow = Selectable<SurveysTable>
+export type SurveyResponseRow = Selectable<SurveyResponsesTable>

@@ -9,6 +9,7 @@ export const SCOPES = [
   'departments:read',
   'cost-codes:read',
   'webhooks:write',
+  'surveys:read',
   'documents:read'
 ] as const
 

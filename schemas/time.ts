@@ -14,8 +14,10 @@ export const ClockBody = Type.Object({
   latitude: Type.Optional(Nullable(Type.Number({ minimum: -90, maximum: 90 }))),
   longitude: Type.Optional(Nullable(Type.Number({ minimum: -180, maximum: 180 }))),
   gps_accuracy: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1_000_000, description: 'metres' }))),
-  survey_id: Type.Optional(Nullable(Id)),
-  survey_answers: Type.Optional(Type.Unknown({ description: 'accepted and ignored until surveys ship' }))
+  survey_id: Type.Optional(Nullable({ ...Id, description: 'in: the survey that applies at the location (required there; ignored elsewhere)' })),
+  // checked against the survey's questions by the clock decision, so that a location without a
+  // survey ignores it whatever its shape
+  survey_answers: Type.Optional(Type.Unknown({ examples: [{ fit_for_work: true, ppe: 'full' }], description: 'in: an object of question id → answer (true/false for yes_no, one of the options for choice, a string of at most 1,000 characters for text)' }))
 }, { additionalProperties: false })
 export type ClockBodyType = Static<typeof ClockBody>
 
@@ -41,6 +43,7 @@ export const TimeEntry = Type.Object({
   within_geofence: Nullable(Type.Boolean()),
   distance_meters: Nullable(Type.Integer()),
   low_gps_confidence: Nullable(Type.Boolean()),
+  survey_response_id: Nullable(Type.Integer({ description: 'the survey response that let this shift start' })),
   created_at: Timestamp,
   updated_at: Timestamp
 })

@@ -22,7 +22,7 @@ t.test('clock in and out: 201 then 200, the entry fields, the events', async (t)
   })
   t.same(Object.keys(entry).sort(), ['break_seconds', 'clock_in', 'clock_out', 'cost_code_id', 'created_at', 'distance_meters', 'duration_seconds',
     'gps_accuracy', 'id', 'latitude', 'location_id', 'location_name', 'longitude', 'low_gps_confidence', 'notes', 'parent_id', 'source',
-    'status', 'type', 'updated_at', 'within_geofence', 'worker_id', 'worker_name'])
+    'status', 'survey_response_id', 'type', 'updated_at', 'within_geofence', 'worker_id', 'worker_name'])
 
   const outAt = minutesAgo(30, base)
   const out = await call(app, acct.key, clock({ worker_id: worker, action: 'out', timestamp: outAt }))
@@ -65,7 +65,7 @@ t.test('the database refuses a second open entry even when the code is bypassed'
   await app.db.insertInto('time_entries').values(row).execute()
   await t.rejects(app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T09:00:00Z' }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
   // a completed one is fine
-  await app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T06:00:00Z', clock_out: '2025-01-01T07:00:00Z', status: 'completed' }).execute()
+  await app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T06:00:00Z', clock_out: '2025-01-01T07:00:00Z', duration_seconds: 3600, status: 'completed' }).execute()
 })
 
 t.test('timestamp rules', async (t) => {
@@ -307,4 +307,44 @@ t.test('clock-out: notes and cost code replace the entry\'s; an inactive worker 
   const out = await call(app, acct.key, clock({ worker_id: w, action: 'out', cost_code_id: cc2, notes: 'moved to B', timestamp: minutesAgo(0, base) }))
   t.equal(out.statusCode, 200)
   t.match(out.json().data, { cost_code_id: cc2, notes: 'moved to B', status: 'completed', duration_seconds: 3600 })
+})
+
+t.test('time integrity: a clock-out inside a break is refused, so break time never exceeds the shift and no clock-in lands in a break', async (t) => {
+  const app = await buildTestApp(t)
+  const acct = await createTestAccount(app)
+  const worker = await insertWorker(app.db, acct.id)
+  const base = Date.now()
+  const at = (min: number) => minutesAgo(-min, base)
+  t.equal((await call(app, acct.key, clock({ worker_id: worker, action: 'in', timestamp: at(-180) }))).statusCode, 201)
+  t.equal((await call(app, acct.key, clock({ worker_id: worker, action: 'break_start', timestamp: at(-120) }))).statusCode, 201)
+  t.equal((await call(app, acct.key, clock({ worker_id: worker, action: 'break_end', timestamp: at(-60) }))).statusCode, 200)
+  const inside = await call(app, acct.key, clock({ worker_id: worker, action: 'out', timestamp: at(-150) }))
+  t.equal(inside.statusCode, 400)
+  t.match(inside.json(), { code: 'validation_error', message: /before the end of the shift's break/ })
+  const out = await call(app, acct.key, clock({ worker_id: worker, action: 'out', timestamp: at(-30) }))
+  t.equal(out.statusCode, 200)
+  t.match(out.json().data, { duration_seconds: 9000, break_seconds: 3600 })
+  const inBreak = await call(app, acct.key, clock({ worker_id: worker, action: 'in', timestamp: at(-90) }))
+  t.equal(inBreak.statusCode, 409)
+  t.equal(inBreak.json().code, 'entry_overlap')
+})
+
+t.test('the database refuses impossible durations and break time even when the code is bypassed', async (t) => {
+  const app = await buildTestApp(t)
+  const acct = await createTestAccount(app)
+  const worker = await insertWorker(app.db, acct.id)
+  const row = { account_id: acct.id, type: 'shift' as const, parent_id: null, worker_id: worker, location_id: null, cost_code_id: null, clock_in: '2025-01-01T08:00:00Z', clock_out: '2025-01-01T08:30:01Z', duration_seconds: 1801, break_seconds: 0, status: 'completed' as const, notes: null, latitude: null, longitude: null, gps_accuracy: null, within_geofence: null, distance_meters: null, low_gps_confidence: null, created_at: '2025-01-01T08:00:00Z', updated_at: '2025-01-01T08:00:00Z' }
+  for (const [bad, what] of [
+    [{ break_seconds: 3600 }, 'break_seconds > duration_seconds'],
+    [{ break_seconds: -1 }, 'negative break time'],
+    [{ duration_seconds: -5 }, 'negative duration'],
+    [{ duration_seconds: null }, 'closed without a duration'],
+    [{ clock_out: null, status: 'active' as const }, 'open with a duration']
+  ] as const) {
+    await t.rejects(app.db.insertInto('time_entries').values({ ...row, ...bad }).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' }, what)
+  }
+  const { id } = await app.db.insertInto('time_entries').values(row).returning('id').executeTakeFirstOrThrow()
+  await t.rejects(app.db.insertInto('time_entries').values({ ...row, type: 'break', parent_id: id, break_seconds: 60 }).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' }, 'break time on a break')
+  await t.rejects(app.db.updateTable('time_entries').set({ break_seconds: 1802 }).where('id', '=', id).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' }, 'an update too')
+  t.equal((await app.db.selectFrom('time_entries').select('id').execute()).length, 1)
 })

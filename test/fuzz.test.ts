@@ -25,11 +25,12 @@ const ONLY = process.env.FUZZ_ROUTE
 /** Columns that legitimately change on a refused request (a key's last use is recorded on auth). */
 const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] }
 /**
- * Events a refused request records on purpose (docs/api.md: a refused clock-in still records its
+ * Events a refused request records on purpose (a refused or blocked clock-in still records its
  * event); those rows, and rows that hang off them by `event_id` (webhook deliveries), are left
- * out of the comparison.
+ * out of the comparison. So are survey responses that no time entry points at: a blocked or
+ * refused clock-in keeps the survey it answered.
  */
-const EVENTS_ON_REJECT = new Set(['clock.geofence_refused'])
+const EVENTS_ON_REJECT = new Set(['clock.geofence_refused', 'clock.blocked_by_survey'])
 
 interface CapturedRoute {
   method: string
@@ -75,11 +76,18 @@ class Fingerprint {
         if (EVENTS_ON_REJECT.has(row.type)) allowedEvents.add(row.id)
       }
     }
+    const keptResponses = new Set<unknown>()
+    if (tables.includes('survey_responses')) {
+      for (const row of this.app.sqlite.prepare('select id from survey_responses where id not in (select survey_response_id from time_entries where survey_response_id is not null)').all() as Array<{ id: number }>) {
+        keptResponses.add(row.id)
+      }
+    }
     for (const table of tables) {
       const volatile = VOLATILE_COLUMNS[table] ?? []
       const texts: string[] = []
       for (const row of this.app.sqlite.prepare(`select * from "${table}" order by rowid`).all() as Array<Record<string, unknown>>) {
         if (table === 'events' ? allowedEvents.has(row.id) : allowedEvents.has(row.event_id)) continue
+        if (table === 'survey_responses' && keptResponses.has(row.id)) continue
         for (const column of volatile) delete row[column]
         texts.push(JSON.stringify(row))
       }

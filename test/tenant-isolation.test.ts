@@ -56,7 +56,7 @@ interface Fixture {
   create?: (api: Api) => Promise<number>
   update?: Body
   foreignReferences?: (theirs: Api, own: Api) => Promise<Body[]>
-  /** body fields ending in `_id` that point at no account record (e.g. `survey_id` until surveys exist) */
+  /** body fields ending in `_id` that are not looked up as records (e.g. the clock's `survey_id`: checked against the survey that applies) */
   notReferences?: string[]
   /** for a POST that acts on record ?id= (e.g. webhooks ?action=ping): the rest of its query, and a body */
   postWithId?: { query: string, body?: Body }
@@ -129,6 +129,23 @@ const FIXTURES: Record<string, Fixture> = {
     })).id,
     update: { notes: 'Changed by the other account' },
     foreignReferences: async (theirs) => [{ worker_id: await theirs.make('/api/v1/workers.php'), type: 'Forklift licence' }]
+  },
+  '/api/v1/surveys.php': {
+    create: async (api) => (await api.post('/api/v1/surveys.php', {
+      name: api.unique('Survey'),
+      location_ids: [await api.make('/api/v1/locations.php')],
+      questions: [{ id: 'fit_for_work', text: 'Fit for work?', type: 'yes_no', accept: [true] }]
+    })).id,
+    update: { name: 'Renamed by the other account', active: false }
+  },
+  '/api/v1/survey-responses.php': {
+    // a passed survey at a fresh location, answered by a clock-in
+    create: async (api) => {
+      const location = await api.make('/api/v1/locations.php')
+      const survey = await api.post('/api/v1/surveys.php', { name: api.unique('Survey'), location_ids: [location], questions: [{ id: 'ok', text: 'OK?', type: 'yes_no' }] })
+      const entry = await api.post('/api/v1/clock.php', { worker_id: await api.make('/api/v1/workers.php'), action: 'in', location_id: location, survey_id: survey.id, survey_answers: { ok: true } })
+      return entry.survey_response_id as number
+    }
   },
   '/api/v1/webhooks.php': {
     create: async (api) => (await api.post('/api/v1/webhooks.php', { url: `https://hooks.example.com/${api.unique('hook')}`, events: ['*'] })).id,

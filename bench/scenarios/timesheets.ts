@@ -4,7 +4,7 @@ import { openDatabase } from '../../db/connection.js'
 import { migrateToLatest } from '../../db/migrate.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
-import { TimeEntryStore } from '../../db/time-entries.js'
+import { TimesheetStore } from '../../db/timesheets.js'
 import { DIST, median, startServerProcess, type Scenario } from '../lib.js'
 
 const DAY = 86_400_000
@@ -55,7 +55,7 @@ export const timesheetsScenario: Scenario = {
 
     // in-process: the store's query, no HTTP
     const direct = openDatabase({ file, readonly: true })
-    const store = new TimeEntryStore(direct.db)
+    const store = new TimesheetStore(direct.db)
     const plan = direct.sqlite.prepare(`explain query plan select * from time_entries where account_id = ? and worker_id = ? and type = 'shift' and status = 'completed' and clock_in >= ? and clock_in < ? order by id limit 101`)
       .all(account.id, worker, '2024-03-01T00:00:00Z', '2024-04-01T00:00:00Z') as Array<{ detail: string }>
     ctx.log(`  plan: ${plan.map((p) => p.detail).join(' | ')}`)

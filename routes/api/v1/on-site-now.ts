@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { TimeEntryStore } from '../../../db/time-entries.js'
+import { TimesheetStore } from '../../../db/timesheets.js'
 import { nowIso } from '../../../domain/time.js'
 import { errorResponses } from '../../../schemas/common.js'
 import { OnSiteQuery, OnSiteResponse } from '../../../schemas/time.js'
 
 const onSiteNow: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new TimeEntryStore(fastify.db)
+  const store = new TimesheetStore(fastify.db)
 
   fastify.get('/on-site-now.php', {
     config: { scope: 'timesheets:read' },

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { TimeEntryStore } from '../../../db/time-entries.js'
+import { TimesheetStore } from '../../../db/timesheets.js'
 import { notFound } from '../../../domain/errors.js'
 import { OneOrListResponse, errorResponses } from '../../../schemas/common.js'
 import { TimeEntry, TimesheetQuery } from '../../../schemas/time.js'
 
 const timesheets: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new TimeEntryStore(fastify.db)
+  const store = new TimesheetStore(fastify.db)
 
   fastify.get('/timesheets.php', {
     config: { scope: 'timesheets:read' },

@@ -1,0 +1,208 @@
+import { sql, type Kysely } from 'kysely'
+import { recordEvent } from './events.js'
+import { isUniqueViolation } from './integrity.js'
+import { compileOnce, type Compiled } from './precompiled.js'
+import { toSurveyFacts } from './surveys.js'
+import { sqliteBool, toTimeEntryRecord } from './time-entries.js'
+import type { Database, LocationRow, SurveyRow, TimeEntryRow } from './types.js'
+import { writeTransaction } from './write-transaction.js'
+import { checkTimestamp, decideClock, type ClockDecision, type ClockFacts, type ClockRequest, type EntryFacts, type NewEntry, type NewSurveyResponse, type WorkerFacts } from '../domain/clock-decision.js'
+import { ApiError, conflict } from '../domain/errors.js'
+import { applicableSurvey } from '../domain/surveys.js'
+import { toIsoSeconds } from '../domain/time.js'
+import type { ClockBodyType, TimeEntryRecord } from '../schemas/time.js'
+
+export interface ClockResult {
+  status: 200 | 201
+  entry: TimeEntryRecord
+}
+
+const INSERT_COLUMNS = [
+  'account_id', 'type', 'parent_id', 'worker_id', 'location_id', 'cost_code_id', 'clock_in', 'status', 'notes',
+  'latitude', 'longitude', 'gps_accuracy', 'within_geofence', 'distance_meters', 'low_gps_confidence', 'survey_response_id', 'created_at', 'updated_at'
+] as const
+type InsertValues = Record<typeof INSERT_COLUMNS[number], unknown>
+
+const RESPONSE_COLUMNS = [
+  'account_id', 'survey_id', 'worker_id', 'location_id', 'passed', 'answers', 'failed_questions', 'submitted_at', 'created_at', 'updated_at'
+] as const
+
+type WorkerRow = Omit<WorkerFacts, 'active'> & { active: number }
+type ActiveSurveyRow = Pick<SurveyRow, 'id' | 'name' | 'location_ids' | 'questions'>
+
+/**
+ * Clock events: loads the facts the decision needs (domain/clock-decision.ts) and applies what it
+ * decides, in one write transaction per event (BEGIN IMMEDIATE, so two processes serialise rather
+ * than fail) with the webhook events and any survey response in the same transaction. The partial
+ * unique index `time_entries_one_open` is the last word on "one open entry per worker", and the
+ * table's CHECKs on durations and break time. Every query is compiled once: this is the hot path.
+ */
+export class ClockStore {
+  readonly #worker: Compiled<WorkerRow>
+  readonly #location: Compiled<LocationRow>
+  readonly #costCode: Compiled<{ id: number }>
+  readonly #latestShift: Compiled<TimeEntryRow>
+  readonly #openEntry: Compiled<TimeEntryRow>
+  readonly #openBreakOf: Compiled<TimeEntryRow>
+  readonly #latestBreak: Compiled<TimeEntryRow>
+  readonly #activeSurveys: Compiled<ActiveSurveyRow>
+  readonly #insert: Compiled<TimeEntryRow>
+  readonly #insertResponse: Compiled<{ id: number }>
+  readonly #close: Compiled<TimeEntryRow>
+  readonly #addBreak: Compiled<{ id: number }>
+
+  constructor (private readonly db: Kysely<Database>) {
+    this.#worker = compileOnce(db.selectFrom('workers').select(['id', 'first_name', 'last_name', 'location_id', 'active'])
+      .where('id', '=', 0).where('account_id', '=', 0))
+    this.#location = compileOnce(db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0))
+    this.#costCode = compileOnce(db.selectFrom('cost_codes').select('id').where('id', '=', 0).where('account_id', '=', 0))
+    // Entries of a worker never overlap, so the latest clock-in is also the latest clock-out.
+    this.#latestShift = compileOnce(db.selectFrom('time_entries').selectAll()
+      .where('account_id', '=', 0).where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`)
+      .orderBy('clock_in', 'desc').limit(sql<number>`1`))
+    // the literal status keeps the partial index usable
+    this.#openEntry = compileOnce(db.selectFrom('time_entries').selectAll()
+      .where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`).where(sql<boolean>`status = 'active'`))
+    this.#openBreakOf = compileOnce(db.selectFrom('time_entries').selectAll()
+      .where('worker_id', '=', 0).where(sql<boolean>`type = 'break'`).where(sql<boolean>`status = 'active'`))
+    this.#latestBreak = compileOnce(db.selectFrom('time_entries').selectAll()
+      .where('parent_id', '=', 0).orderBy('clock_in', 'desc').limit(sql<number>`1`))
+    this.#activeSurveys = compileOnce(db.selectFrom('surveys').select(['id', 'name', 'location_ids', 'questions'])
+      .where('account_id', '=', 0).where(sql<boolean>`active = 1`).orderBy('id'))
+    const template = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, null])) as Record<string, null>
+    this.#insert = compileOnce(db.insertInto('time_entries').values(template as never).returningAll())
+    const responseTemplate = Object.fromEntries(RESPONSE_COLUMNS.map((c) => [c, null])) as Record<string, null>
+    this.#insertResponse = compileOnce(db.insertInto('survey_responses').values(responseTemplate as never).returning('id'))
+    this.#close = compileOnce(db.updateTable('time_entries')
+      .set({ clock_out: '', duration_seconds: 0, status: sql<'completed'>`'completed'`, notes: sql<string | null>`coalesce(${null}, notes)`, cost_code_id: sql<number | null>`coalesce(${null}, cost_code_id)`, updated_at: '' })
+      .where('id', '=', 0).returningAll())
+    this.#addBreak = compileOnce(db.updateTable('time_entries')
+      .set({ break_seconds: sql<number>`break_seconds + ${0}`, updated_at: '' }).where('id', '=', 0).returning('id'))
+  }
+
+  /** One clock event. Throws ApiError for every refusal; `nowMs` is the server's clock. */
+  async clock (accountId: number, body: ClockBodyType, nowMs = Date.now()): Promise<ClockResult> {
+    const request: ClockRequest = { ...body, timestamp: checkTimestamp(body.timestamp, nowMs) }
+    let outcome: ClockResult | ApiError
+    try {
+      outcome = await writeTransaction(this.db, async (trx) => {
+        const facts = await this.#loadFacts(trx, accountId, request)
+        return await this.#apply(trx, accountId, facts, decideClock(facts, request))
+      })
+    } catch (err) {
+      // Only reachable if another writer slipped past the check: the index decides, the caller
+      // gets the same answer as if the check had seen it.
+      if (isUniqueViolation(err)) {
+        const open = await this.#openEntry.first(this.db, body.worker_id)
+        throw conflict(body.action === 'in' ? 'already_clocked_in' : 'already_on_break',
+          body.action === 'in' ? `Worker ${body.worker_id} is already clocked in (open entry ${open?.id ?? 'unknown'})` : `Worker ${body.worker_id} is already on a break`)
+      }
+      throw err
+    }
+    // a refusal that recorded its event: committed, now answered
+    if (outcome instanceof ApiError) throw outcome
+    return outcome
+  }
+
+  /** Only what the action's rules read. */
+  async #loadFacts (trx: Kysely<Database>, accountId: number, request: ClockRequest): Promise<ClockFacts> {
+    const row = await this.#worker.first(trx, request.worker_id, accountId)
+    if (row === undefined) return { worker: undefined, costCodeFound: true }
+    const worker: WorkerFacts = { ...row, active: row.active === 1 }
+    const costCodeId = request.cost_code_id ?? null
+    const costCodeFound = costCodeId === null || (request.action !== 'in' && request.action !== 'out') ||
+      await this.#costCode.first(trx, costCodeId, accountId) !== undefined
+    const facts: ClockFacts = { worker, costCodeFound }
+    switch (request.action) {
+      case 'in': {
+        const locationId = request.location_id === undefined ? worker.location_id : request.location_id
+        facts.location = locationId === null ? null : await this.#location.first(trx, locationId, accountId)
+        facts.latestShift = entryFacts(await this.#latestShift.first(trx, accountId, worker.id))
+        const surveys = await this.#activeSurveys.all(trx, accountId)
+        if (surveys.length > 0) {
+          const applicable = applicableSurvey(surveys.map((s) => ({ ...s, location_ids: s.location_ids === null ? null : JSON.parse(s.location_ids) as number[] })), locationId)
+          if (applicable !== undefined) facts.survey = toSurveyFacts(applicable)
+        }
+        break
+      }
+      case 'out':
+      case 'break_start': {
+        const open = await this.#openEntry.first(trx, worker.id)
+        facts.openShift = entryFacts(open)
+        if (open !== undefined) facts.latestBreak = entryFacts(await this.#latestBreak.first(trx, open.id))
+        break
+      }
+      case 'break_end':
+        facts.openBreak = entryFacts(await this.#openBreakOf.first(trx, worker.id))
+        break
+    }
+    return facts
+  }
+
+  async #apply (trx: Kysely<Database>, accountId: number, facts: ClockFacts, decision: ClockDecision): Promise<ClockResult | ApiError> {
+    const now = toIsoSeconds(new Date())
+    if (decision.kind === 'refuse') {
+      // nothing to keep: the transaction writes nothing
+      if (decision.surveyResponse === null && decision.events.length === 0) throw decision.error
+      if (decision.surveyResponse !== null) await this.#insertSurveyResponse(trx, accountId, decision.surveyResponse, now)
+      for (const event of decision.events) await recordEvent(trx, accountId, event.type, event.data)
+      return decision.error
+    }
+    const { plan } = decision
+    const responseId = plan.surveyResponse === null ? null : await this.#insertSurveyResponse(trx, accountId, plan.surveyResponse, now)
+    let answered: TimeEntryRow | undefined
+    if (plan.insert !== null) answered = await this.#insertEntry(trx, accountId, plan.insert, responseId, now)
+    // first, so that a shift closed with its break answers with the break counted
+    if (plan.addBreak !== null) await this.#addBreak.first(trx, plan.addBreak.seconds, now, plan.addBreak.entryId)
+    for (const close of plan.closes) {
+      const row = (await this.#close.first(trx, close.clock_out, close.duration_seconds, close.notes, close.cost_code_id, now, close.id))!
+      if (row.id === plan.answer) answered = row
+    }
+    const row = answered!
+    const worker = facts.worker!
+    const locationName = facts.location !== undefined && facts.location?.id === row.location_id
+      ? facts.location.name
+      : await this.#locationName(trx, row.location_id, accountId)
+    const entry = toTimeEntryRecord({ ...row, worker_name: `${worker.first_name} ${worker.last_name}`, location_name: locationName })
+    for (const type of plan.events) await recordEvent(trx, accountId, type, entry)
+    return { status: plan.status, entry }
+  }
+
+  async #insertEntry (trx: Kysely<Database>, accountId: number, entry: NewEntry, surveyResponseId: number | null, now: string): Promise<TimeEntryRow> {
+    const values: InsertValues = {
+      ...entry,
+      account_id: accountId,
+      status: 'active',
+      within_geofence: sqliteBool(entry.within_geofence),
+      low_gps_confidence: sqliteBool(entry.low_gps_confidence),
+      survey_response_id: surveyResponseId,
+      created_at: now,
+      updated_at: now
+    }
+    return (await this.#insert.first(trx, ...INSERT_COLUMNS.map((c) => values[c])))!
+  }
+
+  async #insertSurveyResponse (trx: Kysely<Database>, accountId: number, response: NewSurveyResponse, now: string): Promise<number> {
+    const values: Record<typeof RESPONSE_COLUMNS[number], unknown> = {
+      ...response,
+      account_id: accountId,
+      passed: response.passed ? 1 : 0,
+      answers: JSON.stringify(response.answers),
+      failed_questions: JSON.stringify(response.failed_questions),
+      created_at: now,
+      updated_at: now
+    }
+    return (await this.#insertResponse.first(trx, ...RESPONSE_COLUMNS.map((c) => values[c])))!.id
+  }
+
+  async #locationName (trx: Kysely<Database>, locationId: number | null, accountId: number): Promise<string | null> {
+    if (locationId === null) return null
+    return (await this.#location.first(trx, locationId, accountId))?.name ?? null
+  }
+}
+
+function entryFacts (row: TimeEntryRow | undefined): EntryFacts | undefined {
+  if (row === undefined) return undefined
+  const { id, parent_id, location_id, cost_code_id, clock_in, clock_out, status } = row
+  return { id, parent_id, location_id, cost_code_id, clock_in, clock_out, status }
+}
