@@ -161,29 +161,39 @@ export class DocumentStore {
    */
   async announceDueExpiries (): Promise<number> {
     let written = 0
-    let afterId = 0
+    let after: { expires_on: string, id: number } | undefined
     for (;;) {
       const nowMs = this.#clock()
-      const candidates = await this.#unannounced(this.db, latestLocalDate(nowMs), afterId)
+      const candidates = await this.#unannounced(this.db, latestLocalDate(nowMs), { after })
       if (candidates.length === 0) return written
-      afterId = candidates[candidates.length - 1]!.id
+      const last = candidates[candidates.length - 1]!
+      after = { expires_on: last.expires_on!, id: last.id }
       const due = candidates.filter((c) => expiryEventDue(c.expires_on, c.expired_notified_on, c.account_timezone, nowMs)).map((c) => c.id)
       if (due.length > 0) written += await writeTransaction(this.db, async (trx) => await this.#announceExpiries(trx, due))
       if (candidates.length < EXPIRY_BATCH) return written
     }
   }
 
-  /** Documents whose current expiry, before `beforeDate`, has not been announced (matches the partial index). */
-  async #unannounced (on: Kysely<Database>, beforeDate: string, afterId: number, ids?: number[]) {
+  /**
+   * Documents whose current expiry, before `beforeDate`, has not been announced, in (expires_on, id)
+   * order after `after`: a range of the partial index documents_expiry_unannounced, so the cost
+   * follows the documents not yet announced, not all documents.
+   */
+  async #unannounced (on: Kysely<Database>, beforeDate: string, { after, ids }: { after?: { expires_on: string, id: number }, ids?: number[] }) {
     let query = on.selectFrom('documents')
       .innerJoin('accounts', 'accounts.id', 'documents.account_id')
       .select(['documents.id', 'documents.expires_on', 'documents.expired_notified_on', 'accounts.timezone as account_timezone'])
       .where('documents.expires_on', 'is not', null)
       .where((eb) => eb.or([eb('documents.expired_notified_on', 'is', null), eb('documents.expires_on', '>', eb.ref('documents.expired_notified_on'))]))
       .where('documents.expires_on', '<', beforeDate)
-      .where('documents.id', '>', afterId)
+    if (after !== undefined) {
+      query = query.where((eb) => eb.or([
+        eb('documents.expires_on', '>', after.expires_on),
+        eb.and([eb('documents.expires_on', '=', after.expires_on), eb('documents.id', '>', after.id)])
+      ]))
+    }
     if (ids !== undefined) query = query.where('documents.id', 'in', ids)
-    return await query.orderBy('documents.id').limit(EXPIRY_BATCH).execute()
+    return await query.orderBy('documents.expires_on').orderBy('documents.id').limit(EXPIRY_BATCH).execute()
   }
 
   /**
@@ -192,7 +202,7 @@ export class DocumentStore {
    */
   async #announceExpiries (trx: Kysely<Database>, ids: number[]): Promise<number> {
     const nowMs = this.#clock()
-    const rows = await this.#unannounced(trx, latestLocalDate(nowMs), 0, ids)
+    const rows = await this.#unannounced(trx, latestLocalDate(nowMs), { ids })
     let written = 0
     for (const row of rows) {
       if (!expiryEventDue(row.expires_on, row.expired_notified_on, row.account_timezone, nowMs)) continue

@@ -7,8 +7,8 @@ export const Document = Type.Object({
   id: Id,
   worker_id: Id,
   worker_name: Type.String(),
-  type: Type.String({ description: 'what the document is, e.g. "Forklift licence"' }),
-  reference: Nullable(Type.String()),
+  type: Type.String({ description: 'what the document is', examples: ['Forklift licence (counterbalance)'] }),
+  reference: Nullable(Type.String({ examples: ['FLT-40074'] })),
   issued_on: Nullable(CalendarDate),
   expires_on: Nullable({ ...CalendarDate, description: 'the last day the document is valid; null = it does not expire' }),
   status: StringEnum(DOCUMENT_STATUSES, {
@@ -20,10 +20,18 @@ export const Document = Type.Object({
 })
 export type DocumentRecord = Static<typeof Document>
 
+/** The body POSTed to a subscription for `document_expired`: `data` is the document, now expired. */
+export const DocumentExpiredEvent = Type.Object({
+  id: Id,
+  event: Type.Literal('document_expired'),
+  created_at: Timestamp,
+  data: Document
+})
+
 const writable = {
   worker_id: Id,
-  type: Type.String({ minLength: 1, maxLength: 200 }),
-  reference: Nullable(Type.String({ maxLength: 200 })),
+  type: Type.String({ minLength: 1, maxLength: 200, examples: ['Forklift licence (counterbalance)'] }),
+  reference: Nullable(Type.String({ maxLength: 200, examples: ['FLT-40074'] })),
   issued_on: Nullable(CalendarDate),
   expires_on: Nullable(CalendarDate),
   notes: Nullable(Type.String({ maxLength: 2000 }))

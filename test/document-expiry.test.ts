@@ -86,6 +86,19 @@ t.test('each account by its own midnight', async (t) => {
   t.equal(await s.runOnce(), 0)
 })
 
+t.test('a backlog larger than one batch, mixed with documents not yet due, is announced in full', async (t) => {
+  const app = await buildTestApp(t)
+  const auckland = await withAccount(app, 'Pacific/Auckland')
+  const london = await withAccount(app, 'Europe/London')
+  const date = addDays(london.today, 2)
+  // interleaved: every Auckland document is due at Auckland's midnight, no London one is yet
+  const made = await Promise.all(Array.from({ length: 500 }, async (_, i) => await (i % 2 === 0 ? auckland : london).document(date)))
+  t.equal(made.length, 500)
+  const s = service(t, app, () => endOf(date, 'Pacific/Auckland'))
+  t.equal(await s.runOnce(), 250, 'every due one, past the batches of undue ones')
+  t.equal(await s.runOnce(), 0)
+})
+
 t.test('a date that passed while no server ran is announced at start, and a restart does not announce it again', async (t) => {
   const file = join(t.testdir(), 'down.db')
   const first = await buildTestApp(t, { dbPath: file })
