@@ -32,7 +32,7 @@ export function serverOptions (config: AppConfig): FastifyHttpOptions<Server> {
       ? false
       : {
           level: config.logLevel,
-          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]'], censor: '[redacted]' },
+          redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]', 'req.headers["x-request-id"]'], censor: '[redacted]' },
           serializers: { req: serializeRequest }
         },
     genReqId: generateRequestId,

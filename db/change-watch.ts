@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs'
 import type BetterSqlite3 from 'better-sqlite3'
 
 /** The wal-index header: two 48-byte copies at the start of the -shm file (sqlite.org/walformat.html). */
@@ -17,7 +17,9 @@ const HEADER_BYTES = 96
  * bytes is one `pread`, against `pragma data_version`, a statement that takes and releases a WAL
  * read lock (two `fcntl` calls) and cost several times as much on the request path. Any difference
  * counts as a change, so a read torn by a concurrent commit errs towards dropping the caches.
- * Without a `-shm` file (':memory:', or one not created yet), `pragma data_version` is the fallback,
+ * The `-shm` watched is the one SQLite uses, beside the path SQLite resolved (symlinks followed),
+ * not one beside the name it was given. Whenever that cannot be made sure (':memory:', no WAL, no
+ * `-shm` yet, a path that is not the file SQLite opened), `pragma data_version` is the fallback,
  * plus `total_changes()` for the connection's own writes when there is no separate reader.
  */
 export class ChangeWatch {
@@ -34,13 +36,7 @@ export class ChangeWatch {
    * @param ownWrites whether `connection` also writes (then its own commits are counted too)
    */
   constructor (file: string, connection: BetterSqlite3.Database, ownWrites: boolean) {
-    if (file !== ':memory:') {
-      try {
-        this.#fd = openSync(`${file}-shm`, 'r')
-      } catch {
-        this.#fd = undefined
-      }
-    }
+    this.#fd = openSharedMemory(file, connection)
     const dataVersion = connection.prepare(ownWrites ? 'select (select data_version from pragma_data_version()) || \':\' || total_changes()' : 'pragma data_version').pluck()
     this.#fallback = () => String(dataVersion.get())
   }
@@ -67,5 +63,34 @@ export class ChangeWatch {
   close (): void {
     if (this.#fd !== undefined) closeSync(this.#fd)
     this.#fd = undefined
+  }
+}
+
+function sameFile (a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino
+}
+
+/**
+ * Opens, read-only, the wal-index SQLite itself uses for `connection`'s database, or returns
+ * undefined when that cannot be made sure. SQLite resolves symbolic links in the database path
+ * and keeps `-shm` beside the resolved file, so a stale `<link>-shm` beside a symlink is another
+ * file that never changes: the path comes from SQLite, and both ends are checked to be the files
+ * they should be.
+ */
+function openSharedMemory (file: string, connection: BetterSqlite3.Database): number | undefined {
+  if (file === ':memory:' || file === '') return undefined
+  const journalMode: unknown = connection.pragma('journal_mode', { simple: true })
+  if (journalMode !== 'wal') return undefined
+  const used: unknown = connection.prepare("select file from pragma_database_list where name = 'main'").pluck().get()
+  if (typeof used !== 'string' || used === '') return undefined
+  let fd: number | undefined
+  try {
+    if (!sameFile(statSync(file), statSync(used))) return undefined
+    fd = openSync(`${used}-shm`, 'r')
+    if (!sameFile(fstatSync(fd), statSync(`${used}-shm`))) throw new Error('the -shm file was replaced while it was opened')
+    return fd
+  } catch {
+    if (fd !== undefined) closeSync(fd)
+    return undefined
   }
 }

@@ -113,7 +113,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, apiErro
   for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value)
   return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send({
     error: true,
-    message: apiError.message,
+    // a message may quote the request (an unknown parameter's name): never a key in it
+    message: redactKeys(apiError.message),
     status: apiError.statusCode,
     code: apiError.code,
     request_id: request.id

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
+import { looksLikeKey } from '../domain/redact.js'
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** Echoes a sane incoming X-Request-Id (so a caller can correlate), otherwise makes one. */
+/**
+ * Echoes a sane incoming X-Request-Id (so a caller can correlate), otherwise makes one. An id
+ * that could be a key is never echoed: it would be logged on every line of the request.
+ */
 export function generateRequestId (req: IncomingMessage): string {
   const incoming = req.headers['x-request-id']
-  if (typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming)) return incoming
+  if (typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) && !looksLikeKey(incoming)) return incoming
   return 'req_' + randomUUID().replaceAll('-', '')
 }
 

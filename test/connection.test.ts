@@ -1,12 +1,15 @@
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import BetterSqlite3 from 'better-sqlite3'
 import { changeWatchFor, openDatabase, readerFor } from '../db/connection.js'
 import { ChangeWatch } from '../db/change-watch.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { createAccount } from '../db/accounts.js'
+import { createAccount, setApiEnabled } from '../db/accounts.js'
+import { revokeApiKey } from '../db/api-keys.js'
 import { LocationStore } from '../db/locations.js'
 import { nowIso } from '../domain/time.js'
+import { bearer, buildTestApp, createTestAccount, createTestKey } from './helper.js'
 
 t.test('file databases get a query-only read connection; :memory: does not', async (t) => {
   const file = openDatabase({ file: join(t.testdir(), 'r.db') })
@@ -84,4 +87,60 @@ t.test('without a -shm file the watch falls back to data_version and total_chang
   t.not(missing.version(), before, 'a file whose -shm cannot be opened falls back too')
   missing.close()
   watch.close()
+})
+
+/** A wal-index that belongs to no open database: a copy of another database's `-shm`. */
+function staleShm (dir: string): Buffer {
+  const other = new BetterSqlite3(join(dir, 'other.db'))
+  other.pragma('journal_mode = WAL')
+  other.exec('create table t (a); insert into t values (1)')
+  const bytes = readFileSync(join(dir, 'other.db-shm'))
+  other.close()
+  return bytes
+}
+
+t.test('TEMPCLOCK_DB through a symlink with a stale <link>-shm beside it: the watch follows the file SQLite uses', async (t) => {
+  const dir = t.testdir()
+  mkdirSync(join(dir, 'volume'))
+  const link = join(dir, 'tempclock.db')
+  symlinkSync(join(dir, 'volume', 'real.db'), link)
+  writeFileSync(`${link}-shm`, staleShm(dir))
+
+  const app = await buildTestApp(t, { dbPath: link })
+  const account = await createTestAccount(app)
+  const revocable = await createTestKey(app, account.id)
+  const other = openDatabase({ file: link })
+  t.teardown(async () => { await other.close() })
+  const get = async (key: string, url = '/api/v1/locations.php') => await app.inject({ url, headers: bearer(key) })
+
+  t.equal((await get(revocable.key)).statusCode, 200)
+  t.equal((await get(revocable.key)).statusCode, 200, 'cached')
+  await revokeApiKey(other.db, revocable.id)
+  t.equal((await get(revocable.key)).json().code, 'api_key_revoked', 'a key revoked by another process is refused at once')
+
+  const location = await app.inject({ method: 'POST', url: '/api/v1/locations.php', headers: bearer(account.key), payload: { name: 'Depot' } })
+  const id = location.json().data.id as number
+  t.equal((await get(account.key, `/api/v1/locations.php?id=${id}`)).json().data.name, 'Depot')
+  const renamed = await app.inject({ method: 'PUT', url: `/api/v1/locations.php?id=${id}`, headers: bearer(account.key), payload: { name: 'Renamed' } })
+  t.equal(renamed.statusCode, 200)
+  t.equal((await get(account.key, `/api/v1/locations.php?id=${id}`)).json().data.name, 'Renamed', "the server's own write is seen")
+
+  await setApiEnabled(other.db, account.id, false)
+  t.equal((await get(account.key)).json().code, 'api_access_disabled', 'API access switched off by another process')
+})
+
+t.test('a stale -shm beside a database that is not in WAL mode is not watched: data_version is', async (t) => {
+  const dir = t.testdir()
+  const path = join(dir, 'rollback.db')
+  const connection = new BetterSqlite3(path)
+  t.teardown(() => { connection.close() })
+  connection.exec('create table t (a)')
+  writeFileSync(`${path}-shm`, staleShm(dir))
+  const watch = new ChangeWatch(path, connection, false)
+  t.teardown(() => { watch.close() })
+  const before = watch.version()
+  const writer = new BetterSqlite3(path)
+  t.teardown(() => { writer.close() })
+  writer.prepare('insert into t values (1)').run()
+  t.not(watch.version(), before, "another connection's commit is seen")
 })
