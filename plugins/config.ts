@@ -25,8 +25,16 @@ export interface AppConfig {
   webhooksRetryWindowMs: number
   /** per-request timeout of one delivery attempt */
   webhooksTimeoutMs: number
+  /** resolving and connecting alone, within webhooksTimeoutMs: an address that never answers fails fast */
+  webhooksConnectTimeoutMs: number
   /** deliveries in flight at once */
   webhooksConcurrency: number
+  /** deliveries in flight at once for one account (its slow endpoints leave the other slots free) */
+  webhooksAccountConcurrency: number
+  /** deliveries in flight at once for one subscription */
+  webhooksSubscriptionConcurrency: number
+  /** delivered and failed deliveries, and the events behind them, are deleted after this many days */
+  webhooksRetentionDays: number
   /** load shedding (503 `overloaded`) above these; 0 turns a check off */
   overload: OverloadConfig
   /** slow clients: a request's headers, and the whole request, must arrive within these */
@@ -95,7 +103,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhooksRetryMaxMs: integer('TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS', env.TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS ?? '3600000', 10, 6 * 3_600_000),
     webhooksRetryWindowMs: 24 * 3_600_000,
     webhooksTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_TIMEOUT_MS ?? '10000', 100, 60_000),
+    webhooksConnectTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS ?? '2000', 100, 60_000),
     webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100),
+    webhooksAccountConcurrency: integer('TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY ?? '4', 1, 100),
+    webhooksSubscriptionConcurrency: integer('TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY ?? '2', 1, 100),
+    webhooksRetentionDays: integer('TEMPCLOCK_WEBHOOKS_RETENTION_DAYS', env.TEMPCLOCK_WEBHOOKS_RETENTION_DAYS ?? '30', 1, 3650),
     overload: {
       maxEventLoopDelayMs: integer('TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS', env.TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS ?? '1000', 0, 600_000),
       maxHeapUsedBytes: MB * integer('TEMPCLOCK_MAX_HEAP_MB', env.TEMPCLOCK_MAX_HEAP_MB ?? '768', 0, 1_000_000),

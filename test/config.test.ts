@@ -29,7 +29,11 @@ t.test('loadConfig: defaults', async (t) => {
     webhooksRetryMaxMs: 3_600_000,
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
+    webhooksConnectTimeoutMs: 2000,
     webhooksConcurrency: 8,
+    webhooksAccountConcurrency: 4,
+    webhooksSubscriptionConcurrency: 2,
+    webhooksRetentionDays: 30,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000
@@ -61,7 +65,11 @@ t.test('loadConfig: values from the environment', async (t) => {
     webhooksRetryMaxMs: 3_600_000,
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
+    webhooksConnectTimeoutMs: 2000,
     webhooksConcurrency: 8,
+    webhooksAccountConcurrency: 4,
+    webhooksSubscriptionConcurrency: 2,
+    webhooksRetentionDays: 30,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000
