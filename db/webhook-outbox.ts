@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.js'
 import { writeTransaction } from './write-transaction.js'
 import { toIsoSeconds } from '../domain/time.js'
@@ -23,11 +23,12 @@ export interface DueDelivery extends FairCandidate {
   id: number
 }
 
-/** How many due deliveries a claim looks at, per subscription and per account, and in all. */
+/** How many due deliveries a claim looks at: per subscription, and in all. */
 export interface DueWindow {
   perSubscription: number
-  perAccount: number
   rows: number
+  /** the account served last: the ones after it are looked at first */
+  afterAccount: number
 }
 
 /** What became of one attempt, recorded by the next settleAndClaim. */
@@ -220,29 +221,27 @@ export class WebhookOutbox {
 }
 
 /**
- * The due deliveries the scheduler may choose from: at most `perSubscription` of each
- * subscription and `perAccount` of each account (oldest first), and `rows` in all, ranked so that
- * every account's first ones come before any account's second ones.
+ * The due deliveries the scheduler may choose from: the oldest `perSubscription` of each
+ * subscription (one index seek per subscription, however long a backlog is), accounts after
+ * `afterAccount` first, `rows` in all.
  */
 async function dueDeliveries (trx: Kysely<Database>, nowMs: number, window: DueWindow, exclude: readonly number[]): Promise<DueDelivery[]> {
-  let due = trx.selectFrom('webhook_deliveries as d')
-    .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
-    .select((eb) => [
-      'd.id', 'd.subscription_id', 's.account_id', 'd.next_attempt_ms',
-      eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy('d.subscription_id').orderBy('d.next_attempt_ms').orderBy('d.id')).as('in_subscription')
-    ])
-    .where('d.status', '=', 'pending').where('d.next_attempt_ms', '<=', nowMs)
-  if (exclude.length > 0) due = due.where('d.id', 'not in', [...exclude])
-  const perSubscription = trx.selectFrom(due.as('due'))
-    .select((eb) => [
-      'due.id', 'due.subscription_id', 'due.account_id', 'due.next_attempt_ms',
-      eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy('due.account_id').orderBy('due.in_subscription').orderBy('due.next_attempt_ms').orderBy('due.id')).as('in_account')
-    ])
-    .where('due.in_subscription', '<=', window.perSubscription)
-  const rows = await trx.selectFrom(perSubscription.as('ranked'))
-    .select(['ranked.id', 'ranked.subscription_id', 'ranked.account_id'])
-    .where('ranked.in_account', '<=', window.perAccount)
-    .orderBy('ranked.in_account').orderBy('ranked.next_attempt_ms').orderBy('ranked.id')
+  // CROSS JOIN keeps the subscriptions as the outer loop in SQLite: each then costs one seek of
+  // the (subscription_id, next_attempt_ms) index, instead of a scan of every due delivery.
+  // Deactivating or deleting a subscription gives up its pending deliveries, so only active ones can have any.
+  const rows = await trx.selectFrom('webhook_subscriptions as s')
+    .crossJoin('webhook_deliveries as d')
+    .select(['d.id', 'd.subscription_id', 's.account_id'])
+    .where('s.deleted_at', 'is', null).where('s.active', '=', 1)
+    .where('d.id', 'in', (eb) => {
+      let due = eb.selectFrom('webhook_deliveries as due').select('due.id')
+        .whereRef('due.subscription_id', '=', 's.id')
+        .where('due.status', '=', 'pending').where('due.next_attempt_ms', '<=', nowMs)
+      if (exclude.length > 0) due = due.where('due.id', 'not in', [...exclude])
+      return due.orderBy('due.next_attempt_ms').orderBy('due.id').limit(window.perSubscription)
+    })
+    // accounts after the last one served come first, so a long list cannot always cut off the same ones
+    .orderBy(sql<number>`s.account_id <= ${window.afterAccount}`).orderBy('s.account_id').orderBy('s.id').orderBy('d.next_attempt_ms').orderBy('d.id')
     .limit(window.rows)
     .execute()
   return rows.map((r) => ({ id: r.id, accountId: r.account_id, subscriptionId: r.subscription_id }))

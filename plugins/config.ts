@@ -104,9 +104,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhooksRetryWindowMs: 24 * 3_600_000,
     webhooksTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_TIMEOUT_MS ?? '10000', 100, 60_000),
     webhooksConnectTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS ?? '2000', 100, 60_000),
-    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100),
-    webhooksAccountConcurrency: integer('TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY ?? '4', 1, 100),
-    webhooksSubscriptionConcurrency: integer('TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY ?? '2', 1, 100),
+    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '16', 1, 100),
+    webhooksAccountConcurrency: integer('TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY ?? '8', 1, 100),
+    webhooksSubscriptionConcurrency: integer('TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY ?? '4', 1, 100),
     webhooksRetentionDays: integer('TEMPCLOCK_WEBHOOKS_RETENTION_DAYS', env.TEMPCLOCK_WEBHOOKS_RETENTION_DAYS ?? '30', 1, 3650),
     overload: {
       maxEventLoopDelayMs: integer('TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS', env.TEMPCLOCK_MAX_EVENT_LOOP_DELAY_MS ?? '1000', 0, 600_000),

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.js'
-import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DueDelivery } from '../db/webhook-outbox.js'
+import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DueDelivery, type DueWindow } from '../db/webhook-outbox.js'
 import { deliveryBody, pickFair, retryDelayMs, signBody, START_CURSOR, type FairCursor, type FairLoad } from '../domain/webhook-delivery.js'
 import { sendWebhook, type SendRequest } from './webhook-sender.js'
 
@@ -40,7 +40,7 @@ const NUDGE_DELAY_MS = 5
 /** deliveries claimed ahead, as a multiple of each limit (in all, per account, per subscription) */
 const PREFETCH = 4
 /** due deliveries one claim looks at */
-const DUE_WINDOW_ROWS = 1000
+const DUE_WINDOW_ROWS = 2000
 /** fan-out and pruning transactions per pass: a backlog never holds up the sending for long */
 const BATCHES_PER_PASS = 8
 /** how often old deliveries and events are pruned */
@@ -236,14 +236,10 @@ export class WebhookDispatcher {
     return { byAccount, bySubscription }
   }
 
-  #dueWindow (): { perSubscription: number, perAccount: number, rows: number } | null {
+  #dueWindow (): DueWindow | null {
     const held = this.#inFlight.size + this.#queue.length
     if (held >= this.#options.concurrency * PREFETCH) return null
-    return {
-      perSubscription: this.#options.subscriptionConcurrency * PREFETCH,
-      perAccount: this.#options.accountConcurrency * PREFETCH,
-      rows: DUE_WINDOW_ROWS
-    }
+    return { perSubscription: this.#options.subscriptionConcurrency * PREFETCH, rows: DUE_WINDOW_ROWS, afterAccount: this.#claimCursor.account }
   }
 
   /** Claims ahead, fairly, up to PREFETCH × each limit, so that slots refill without a database round trip. */

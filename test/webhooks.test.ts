@@ -251,7 +251,7 @@ t.test('webhook settings: on in the server, off in tests unless asked, bad value
   const { loadConfig, testConfig, ConfigError } = await import('../plugins/config.js')
   t.match(loadConfig({}), {
     webhooksEnabled: true, webhooksAllowLoopback: false, webhooksPollMs: 1000, webhooksRetryBaseMs: 30_000,
-    webhooksRetryMaxMs: 3_600_000, webhooksRetryWindowMs: 86_400_000, webhooksTimeoutMs: 10_000, webhooksConcurrency: 8
+    webhooksRetryMaxMs: 3_600_000, webhooksRetryWindowMs: 86_400_000, webhooksTimeoutMs: 10_000, webhooksConcurrency: 16
   })
   t.equal(testConfig().webhooksEnabled, false)
   t.match(loadConfig({ TEMPCLOCK_WEBHOOKS_ENABLED: '0', TEMPCLOCK_WEBHOOKS_POLL_MS: '50', TEMPCLOCK_WEBHOOKS_CONCURRENCY: '2' }),
