@@ -114,6 +114,9 @@ function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: 
     '- Peak RSS is the kernel\'s high-water mark (VmHWM in /proc/<pid>/status) of the server process.',
     '- `overload` drives 400 connections at 100-row list pages, far beyond what these cores serve: "share',
     '  shed" is the part answered at once with 503 `overloaded` + Retry-After; the rest is served.',
+    '- `webhook-fairness`: account A\'s 16 subscriptions point at a TCP server that accepts and never answers',
+    '  (32 deliveries pending, default 10 s attempt timeout) while account B\'s pings are timed from the API',
+    '  call to its receiver; the figure is the slowest of them.',
     '- Run one scenario with `npm run bench -- <name>` (scenarios: ' + SCENARIOS.map((s) => `\`${s.name}\``).join(', ') + ').',
     ''
   ].join('\n')

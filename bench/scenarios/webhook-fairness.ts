@@ -7,7 +7,7 @@ import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { recordEvent } from '../../db/events.js'
 import { WebhookStore } from '../../db/webhooks.js'
-import { DIST, median, startServerProcess, type Scenario } from '../lib.js'
+import { DIST, median, quartiles, startServerProcess, type Scenario } from '../lib.js'
 
 /**
  * Account A has 16 subscriptions to an endpoint that accepts connections and never answers, and
@@ -77,7 +77,8 @@ export const webhookFairnessScenario: Scenario = {
         latencies.push(performance.now() - started)
         await new Promise((resolve) => setTimeout(resolve, 100)) // spread over A's hanging attempts
       }
-      ctx.log(`  B's ping → receiver while A's endpoints hang: median ${median(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; A had ${hangingSockets.size} connections open`)
+      const { q1, q3 } = quartiles(latencies)
+      ctx.log(`  B's ping → receiver while A's endpoints hang: median ${median(latencies).toFixed(1)} ms (IQR ${q1.toFixed(1)}–${q3.toFixed(1)}), max ${Math.max(...latencies).toFixed(1)} ms; A had ${hangingSockets.size} connections open`)
     } finally {
       await api.stop()
       await handle.close()
