@@ -6,7 +6,7 @@ import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
 import { nowIso, toIsoSeconds } from '../domain/time.js'
 import { checkWebhookUrl, type AddressPolicy } from '../domain/webhook-address.js'
-import { generateWebhookSecret, type OutboxEvent } from '../domain/webhook-delivery.js'
+import { generateWebhookSecret, MAX_SUBSCRIPTIONS_PER_ACCOUNT } from '../domain/webhook-delivery.js'
 import type { Paging } from '../schemas/common.js'
 import type {
   WebhookCreateBody, WebhookCreatedRecord, WebhookDeliveryRecord, WebhookDetailRecord, WebhookRecord, WebhookUpdateBody
@@ -58,6 +58,17 @@ async function cancelPending (trx: Kysely<Database>, subscriptionId: number, rea
     .execute()
 }
 
+/** 409 `subscription_limit_reached` when the account already has the most subscriptions it may have. */
+async function requireRoomForSubscription (trx: Kysely<Database>, accountId: number): Promise<void> {
+  const { count } = await trx.selectFrom('webhook_subscriptions').select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('account_id', '=', accountId).where('deleted_at', 'is', null)
+    .executeTakeFirstOrThrow()
+  if (count >= MAX_SUBSCRIPTIONS_PER_ACCOUNT) {
+    throw conflict('subscription_limit_reached',
+      `An account may have at most ${MAX_SUBSCRIPTIONS_PER_ACCOUNT} webhook subscriptions; delete one before adding another`)
+  }
+}
+
 /** The API side of webhooks: subscriptions of one account. */
 export class WebhookStore {
   constructor (private readonly db: Kysely<Database>, private readonly policy: AddressPolicy) {}
@@ -93,17 +104,20 @@ export class WebhookStore {
   async create (accountId: number, body: WebhookCreateBody): Promise<WebhookCreatedRecord> {
     const url = checkWebhookUrl(body.url, this.policy)
     const now = nowIso()
-    const row = await writeTransaction(this.db, async (trx) => await trx.insertInto('webhook_subscriptions').values({
-      account_id: accountId,
-      url,
-      events: JSON.stringify(normaliseEvents(body.events)),
-      active: body.active === false ? 0 : 1,
-      description: body.description ?? null,
-      secret: generateWebhookSecret(),
-      created_at: now,
-      updated_at: now,
-      deleted_at: null
-    }).returningAll().executeTakeFirstOrThrow())
+    const row = await writeTransaction(this.db, async (trx) => {
+      await requireRoomForSubscription(trx, accountId)
+      return await trx.insertInto('webhook_subscriptions').values({
+        account_id: accountId,
+        url,
+        events: JSON.stringify(normaliseEvents(body.events)),
+        active: body.active === false ? 0 : 1,
+        description: body.description ?? null,
+        secret: generateWebhookSecret(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: null
+      }).returningAll().executeTakeFirstOrThrow()
+    })
     return { ...toWebhookRecord(row), secret: row.secret }
   }
 
@@ -155,175 +169,4 @@ export class WebhookStore {
 export function requireCreateBody (body: WebhookCreateBody | null | undefined): WebhookCreateBody {
   if (body === null || body === undefined) throw validationError('Request body must be object')
   return body
-}
-
-/** A delivery claimed by the loop, with what it needs to send it. */
-export interface ClaimedDelivery {
-  id: number
-  subscription_id: number
-  attempts: number
-  give_up_ms: number
-  url: string
-  secret: string
-  event: OutboxEvent
-}
-
-interface SubscriptionTarget {
-  id: number
-  account_id: number
-  events: string
-}
-
-/** The delivery side: fan-out of the outbox, and the state of each delivery. */
-export class WebhookOutbox {
-  constructor (private readonly db: Kysely<Database>) {}
-
-  /**
-   * Fans a batch of undispatched events out to the matching active subscriptions of the SAME
-   * account: inserts their deliveries and marks the events dispatched in one transaction.
-   * Idempotent (UNIQUE (event_id, subscription_id)). Returns how many events it handled.
-   */
-  async fanOut (nowMs: number, retryWindowMs: number, batch = 200): Promise<number> {
-    // the idle poll costs one indexed read, not a transaction that holds the connection
-    const any = await this.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst()
-    if (any === undefined) return 0
-    return await writeTransaction(this.db, async (trx) => {
-      const events = await trx.selectFrom('events').select(['id', 'account_id', 'type', 'payload'])
-        .where('dispatched_at', 'is', null).orderBy('id').limit(batch).execute()
-      if (events.length === 0) return 0
-      const accounts = [...new Set(events.map((e) => e.account_id))]
-      const subscriptions: SubscriptionTarget[] = await trx.selectFrom('webhook_subscriptions')
-        .select(['id', 'account_id', 'events'])
-        .where('account_id', 'in', accounts).where('active', '=', 1).where('deleted_at', 'is', null)
-        .execute()
-      const byAccount = new Map<number, Array<{ id: number, events: Set<string> }>>()
-      for (const s of subscriptions) {
-        const list = byAccount.get(s.account_id) ?? []
-        list.push({ id: s.id, events: new Set(JSON.parse(s.events) as string[]) })
-        byAccount.set(s.account_id, list)
-      }
-      const now = toIsoSeconds(new Date(nowMs))
-      const rows: Array<{ event_id: number, subscription_id: number }> = []
-      for (const event of events) {
-        const candidates = byAccount.get(event.account_id) ?? []
-        if (event.type === 'ping') {
-          // a ping goes only to the subscription it was fired for
-          const target = (JSON.parse(event.payload) as { subscription_id?: unknown }).subscription_id
-          for (const s of candidates) if (s.id === target) rows.push({ event_id: event.id, subscription_id: s.id })
-        } else {
-          for (const s of candidates) {
-            if (s.events.has('*') || s.events.has(event.type)) rows.push({ event_id: event.id, subscription_id: s.id })
-          }
-        }
-      }
-      for (let i = 0; i < rows.length; i += 200) {
-        await trx.insertInto('webhook_deliveries')
-          .values(rows.slice(i, i + 200).map((r) => ({
-            ...r,
-            status: 'pending' as const,
-            attempts: 0,
-            next_attempt_ms: nowMs,
-            give_up_ms: nowMs + retryWindowMs,
-            created_at: now,
-            updated_at: now
-          })))
-          .onConflict((oc) => oc.columns(['event_id', 'subscription_id']).doNothing())
-          .execute()
-      }
-      await trx.updateTable('events').set({ dispatched_at: now })
-        .where('id', 'in', events.map((e) => e.id)).execute()
-      return events.length
-    })
-  }
-
-  /**
-   * Records finished attempts and claims up to `limit` due deliveries, in ONE transaction (one
-   * commit, however many attempts finished since the last pass). A claim pushes the delivery's
-   * due time out by `leaseMs`: if this process dies mid-attempt, it becomes due again when the
-   * lease runs out.
-   */
-  async settleAndClaim (outcomes: readonly AttemptOutcome[], nowMs: number, limit: number, leaseMs: number, exclude: readonly number[] = []): Promise<ClaimedDelivery[]> {
-    if (outcomes.length === 0) {
-      if (limit <= 0) return []
-      // the idle poll: one indexed read, no transaction
-      const any = await this.db.selectFrom('webhook_deliveries').select('id')
-        .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs).limit(1).executeTakeFirst()
-      if (any === undefined) return []
-    }
-    return await writeTransaction(this.db, async (trx) => {
-      for (const outcome of outcomes) await applyOutcome(trx, outcome)
-      if (limit <= 0) return []
-      let due = trx.selectFrom('webhook_deliveries').select('id')
-        .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs)
-      if (exclude.length > 0) due = due.where('id', 'not in', [...exclude])
-      const ids = (await due.orderBy('next_attempt_ms').limit(limit).execute()).map((r) => r.id)
-      if (ids.length === 0) return []
-      await trx.updateTable('webhook_deliveries').set({ next_attempt_ms: nowMs + leaseMs })
-        .where('id', 'in', ids).execute()
-      const rows = await trx.selectFrom('webhook_deliveries as d')
-        .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
-        .innerJoin('events as e', 'e.id', 'd.event_id')
-        .select([
-          'd.id', 'd.subscription_id', 'd.attempts', 'd.give_up_ms', 's.url', 's.secret', 's.active', 's.deleted_at',
-          'e.id as event_id', 'e.type', 'e.created_at as event_created_at', 'e.payload'
-        ])
-        .where('d.id', 'in', ids)
-        .orderBy('d.id')
-        .execute()
-      const claimed: ClaimedDelivery[] = []
-      for (const r of rows) {
-        if (r.active !== 1 || r.deleted_at !== null) {
-          // cannot normally happen: deactivation cancels pending deliveries in its own transaction
-          await trx.updateTable('webhook_deliveries')
-            .set({ status: 'failed', last_error: 'subscription inactive', updated_at: toIsoSeconds(new Date(nowMs)) })
-            .where('id', '=', r.id).execute()
-          continue
-        }
-        claimed.push({
-          id: r.id,
-          subscription_id: r.subscription_id,
-          attempts: r.attempts,
-          give_up_ms: r.give_up_ms,
-          url: r.url,
-          secret: r.secret,
-          event: { id: r.event_id, type: r.type, created_at: r.event_created_at, payload: r.payload }
-        })
-      }
-      return claimed
-    })
-  }
-}
-
-/** What became of one attempt, recorded by the next settleAndClaim. */
-export type AttemptOutcome =
-  /** a 2xx: delivered, never sent again */
-  | { kind: 'delivered', id: number, attempts: number, statusCode: number, atMs: number }
-  /** anything else: try again at nextAttemptMs, or give up when it is null */
-  | { kind: 'failed', id: number, attempts: number, statusCode: number | null, error: string, atMs: number, nextAttemptMs: number | null }
-  /** abandoned at shutdown: not counted, due again at once (after a restart) */
-  | { kind: 'released', id: number, atMs: number }
-
-async function applyOutcome (trx: Kysely<Database>, outcome: AttemptOutcome): Promise<void> {
-  const at = toIsoSeconds(new Date(outcome.atMs))
-  const row = trx.updateTable('webhook_deliveries')
-  switch (outcome.kind) {
-    case 'delivered':
-      // recorded even if the subscription was deleted meanwhile: it WAS delivered
-      await row.set({
-        status: 'delivered', attempts: outcome.attempts, last_response_code: outcome.statusCode, last_error: null,
-        last_attempt_at: at, delivered_at: at, updated_at: at
-      }).where('id', '=', outcome.id).execute()
-      return
-    case 'failed':
-      // the attempt is history even if the delivery was given up meanwhile (subscription deleted)
-      await row.set({ attempts: outcome.attempts, last_response_code: outcome.statusCode, last_attempt_at: at, updated_at: at })
-        .where('id', '=', outcome.id).where('status', '!=', 'delivered').execute()
-      await trx.updateTable('webhook_deliveries').set({
-        last_error: outcome.error,
-        ...(outcome.nextAttemptMs === null ? { status: 'failed' as const } : { next_attempt_ms: outcome.nextAttemptMs })
-      }).where('id', '=', outcome.id).where('status', '=', 'pending').execute()
-      return
-    case 'released':
-      await row.set({ next_attempt_ms: outcome.atMs }).where('id', '=', outcome.id).where('status', '=', 'pending').execute()
-  }
 }

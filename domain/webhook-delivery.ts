@@ -1,9 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto'
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import http from 'node:http'
-import https from 'node:https'
-import type { LookupFunction } from 'node:net'
-import { forbiddenReason, isIpLiteral, type AddressPolicy } from './webhook-address.js'
+
+/**
+ * Subscriptions one account may have (deleted ones do not count): every event is one POST per
+ * matching subscription, so this bounds what one write can cost the delivery loop.
+ */
+export const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 20
 
 /** A new subscription secret: 32 random bytes, `whsec_` + 64 hex. */
 export function generateWebhookSecret (): string {
@@ -41,116 +42,85 @@ export function retryDelayMs (attempts: number, baseMs: number, maxMs: number, r
   return Math.round(exponential / 2 + random() * (exponential / 2))
 }
 
-export class ForbiddenAddressError extends Error {
-  readonly code = 'EWEBHOOKFORBIDDEN'
+/** A delivery as the scheduler sees it: whose it is. */
+export interface FairCandidate {
+  accountId: number
+  subscriptionId: number
 }
 
-type Resolver = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void
-
-const systemResolver: Resolver = (hostname, callback) => {
-  dnsLookup(hostname, { all: true, verbatim: true }, callback)
+/** What each account and subscription already holds (in flight, or claimed and waiting). */
+export interface FairLoad {
+  byAccount: ReadonlyMap<number, number>
+  bySubscription: ReadonlyMap<number, number>
 }
+
+export interface FairLimits {
+  perAccount: number
+  perSubscription: number
+  /** how many to pick at most */
+  total: number
+}
+
+/** Where the last pick stopped: the next one starts with the following account (and subscription). */
+export interface FairCursor {
+  account: number
+  /** per account, the subscription served last */
+  subscription: ReadonlyMap<number, number>
+}
+
+export const START_CURSOR: FairCursor = { account: -1, subscription: new Map() }
 
 /**
- * A `lookup` for net.connect that resolves the name, refuses when ANY of its addresses is
- * forbidden, and hands back only checked addresses: the socket connects to exactly what was
- * checked, so a name that re-resolves to 10.0.0.1 between the check and the connect (DNS
- * rebinding) cannot slip through.
+ * Fair scheduling of webhook deliveries: picks up to `limits.total` candidates round-robin, one
+ * account per turn (in id order, starting after the cursor's account) and, within an account, one
+ * subscription per turn, never taking an account or subscription past its limit (counting `load`).
+ * One account with many slow subscriptions therefore holds at most `perAccount` of the slots, and
+ * another account's delivery is picked at its next turn, not after the first account's backlog.
+ * Candidates of one subscription keep their given order (oldest first).
  */
-export function guardedLookup (policy: AddressPolicy, resolver: Resolver = systemResolver): LookupFunction {
-  return (hostname, options, callback) => {
-    resolver(hostname, (err, addresses) => {
-      if (err !== null) { callback(err, '', 0); return }
-      const allowed = addresses.filter((a) => options.family === undefined || options.family === 0 || a.family === options.family)
-      if (allowed.length === 0) {
-        const e = Object.assign(new Error(`${hostname} has no usable address`), { code: 'ENOTFOUND' })
-        callback(e, '', 0)
-        return
-      }
-      for (const a of addresses) {
-        const reason = forbiddenReason(a.address, policy)
-        if (reason !== null) {
-          callback(new ForbiddenAddressError(`refused: ${hostname} resolves to ${reason}`), '', 0)
-          return
-        }
-      }
-      if (options.all === true) {
-        (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed)
-      } else {
-        callback(null, allowed[0]!.address, allowed[0]!.family)
-      }
-    })
+export function pickFair<T extends FairCandidate> (
+  candidates: readonly T[], load: FairLoad, limits: FairLimits, cursor: FairCursor = START_CURSOR
+): { picked: T[], cursor: FairCursor } {
+  const accounts = new Map<number, Map<number, T[]>>()
+  for (const c of candidates) {
+    let subscriptions = accounts.get(c.accountId)
+    if (subscriptions === undefined) accounts.set(c.accountId, subscriptions = new Map())
+    const queue = subscriptions.get(c.subscriptionId)
+    if (queue === undefined) subscriptions.set(c.subscriptionId, [c])
+    else queue.push(c)
   }
+  const accountLoad = new Map(load.byAccount)
+  const subscriptionLoad = new Map(load.bySubscription)
+  const lastSubscription = new Map(cursor.subscription)
+  const picked: T[] = []
+  let lastAccount = cursor.account
+  const order = rotateAfter([...accounts.keys()].sort((a, b) => a - b), cursor.account)
+  let progress = true
+  while (picked.length < limits.total && progress) {
+    progress = false
+    for (const accountId of order) {
+      if (picked.length >= limits.total) break
+      if ((accountLoad.get(accountId) ?? 0) >= limits.perAccount) continue
+      const subscriptions = accounts.get(accountId)!
+      const subscriptionOrder = rotateAfter([...subscriptions.keys()].sort((a, b) => a - b), lastSubscription.get(accountId) ?? -1)
+      for (const subscriptionId of subscriptionOrder) {
+        const queue = subscriptions.get(subscriptionId)!
+        if (queue.length === 0 || (subscriptionLoad.get(subscriptionId) ?? 0) >= limits.perSubscription) continue
+        picked.push(queue.shift()!)
+        accountLoad.set(accountId, (accountLoad.get(accountId) ?? 0) + 1)
+        subscriptionLoad.set(subscriptionId, (subscriptionLoad.get(subscriptionId) ?? 0) + 1)
+        lastSubscription.set(accountId, subscriptionId)
+        lastAccount = accountId
+        progress = true
+        break
+      }
+    }
+  }
+  return { picked, cursor: { account: lastAccount, subscription: lastSubscription } }
 }
 
-export interface SendRequest {
-  url: string
-  body: string
-  headers: Record<string, string>
-  timeoutMs: number
-  policy: AddressPolicy
-  /** aborts the attempt (server shutting down) */
-  signal?: AbortSignal
-  resolver?: Resolver
-}
-
-export type SendResult =
-  | { ok: true, status: number }
-  | { ok: false, status: number | null, error: string }
-
-const MAX_ERROR_LENGTH = 500
-
-/** One delivery attempt: a POST that never follows redirects; 2xx is success, anything else is not. */
-export async function sendWebhook (request: SendRequest): Promise<SendResult> {
-  let url: URL
-  try {
-    url = new URL(request.url)
-  } catch {
-    return { ok: false, status: null, error: 'invalid URL' }
-  }
-  // an IP literal skips the resolver, so it is checked here (again: config may have changed)
-  if (isIpLiteral(url.hostname)) {
-    const reason = forbiddenReason(url.hostname, request.policy)
-    if (reason !== null) return { ok: false, status: null, error: `refused: ${reason}` }
-  }
-  const client = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : null
-  if (client === null) return { ok: false, status: null, error: `refused: ${url.protocol} is not allowed` }
-
-  return await new Promise<SendResult>((resolve) => {
-    let settled = false
-    const finish = (result: SendResult): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      request.signal?.removeEventListener('abort', onAbort)
-      resolve(result)
-    }
-    const req = client.request(url, {
-      method: 'POST',
-      agent: false, // one connection per attempt: nothing pooled keeps the process alive
-      headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) },
-      lookup: guardedLookup(request.policy, request.resolver)
-    }, (res) => {
-      const status = res.statusCode ?? 0
-      // the response body is not needed; drain it so the socket can close
-      res.resume()
-      res.on('error', () => {})
-      if (status >= 200 && status < 300) finish({ ok: true, status })
-      else finish({ ok: false, status, error: `HTTP ${status}` })
-      res.destroy()
-    })
-    const timer = setTimeout(() => {
-      finish({ ok: false, status: null, error: `timed out after ${request.timeoutMs} ms` })
-      req.destroy()
-    }, request.timeoutMs)
-    const onAbort = (): void => {
-      finish({ ok: false, status: null, error: 'aborted: server shutting down' })
-      req.destroy()
-    }
-    request.signal?.addEventListener('abort', onAbort)
-    req.on('error', (err: Error) => {
-      finish({ ok: false, status: null, error: err.message.slice(0, MAX_ERROR_LENGTH) })
-    })
-    req.end(request.body)
-  })
+/** `sorted` starting with the first element greater than `after`, wrapping round. */
+function rotateAfter (sorted: number[], after: number): number[] {
+  const start = sorted.findIndex((x) => x > after)
+  return start <= 0 ? sorted : [...sorted.slice(start), ...sorted.slice(0, start)]
 }

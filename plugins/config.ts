@@ -25,8 +25,16 @@ export interface AppConfig {
   webhooksRetryWindowMs: number
   /** per-request timeout of one delivery attempt */
   webhooksTimeoutMs: number
+  /** resolving and connecting alone, within webhooksTimeoutMs: an address that never answers fails fast */
+  webhooksConnectTimeoutMs: number
   /** deliveries in flight at once */
   webhooksConcurrency: number
+  /** deliveries in flight at once for one account (its slow endpoints leave the other slots free) */
+  webhooksAccountConcurrency: number
+  /** deliveries in flight at once for one subscription */
+  webhooksSubscriptionConcurrency: number
+  /** delivered and failed deliveries, and the events behind them, are deleted after this many days */
+  webhooksRetentionDays: number
   /** run the document expiry check in this process (on in the server, off in tests unless asked) */
   documentExpiryEnabled: boolean
   /** how often it looks for expiry days that have ended (it also runs at start) */
@@ -99,7 +107,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhooksRetryMaxMs: integer('TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS', env.TEMPCLOCK_WEBHOOKS_RETRY_MAX_MS ?? '3600000', 10, 6 * 3_600_000),
     webhooksRetryWindowMs: 24 * 3_600_000,
     webhooksTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_TIMEOUT_MS ?? '10000', 100, 60_000),
-    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '8', 1, 100),
+    webhooksConnectTimeoutMs: integer('TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS', env.TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS ?? '2000', 100, 60_000),
+    webhooksConcurrency: integer('TEMPCLOCK_WEBHOOKS_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_CONCURRENCY ?? '16', 1, 100),
+    webhooksAccountConcurrency: integer('TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY ?? '8', 1, 100),
+    webhooksSubscriptionConcurrency: integer('TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY', env.TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY ?? '4', 1, 100),
+    webhooksRetentionDays: integer('TEMPCLOCK_WEBHOOKS_RETENTION_DAYS', env.TEMPCLOCK_WEBHOOKS_RETENTION_DAYS ?? '30', 1, 3650),
     documentExpiryEnabled: flag('TEMPCLOCK_DOCUMENT_EXPIRY_ENABLED', env.TEMPCLOCK_DOCUMENT_EXPIRY_ENABLED ?? '1'),
     documentExpiryIntervalMs: integer('TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS', env.TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS ?? '30000', 10, 60_000),
     overload: {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { onResponseHookHandler } from 'fastify'
-import { WebhookDispatcher } from '../domain/webhook-dispatcher.js'
+import { WebhookDispatcher } from '../services/webhook-dispatcher.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,7 +21,11 @@ export default fp(async function webhooksPlugin (fastify) {
     retryMaxMs: config.webhooksRetryMaxMs,
     retryWindowMs: config.webhooksRetryWindowMs,
     timeoutMs: config.webhooksTimeoutMs,
+    connectTimeoutMs: config.webhooksConnectTimeoutMs,
     concurrency: config.webhooksConcurrency,
+    accountConcurrency: config.webhooksAccountConcurrency,
+    subscriptionConcurrency: config.webhooksSubscriptionConcurrency,
+    retentionMs: config.webhooksRetentionDays * 86_400_000,
     allowLoopback: config.webhooksAllowLoopback,
     log: fastify.log
   })

@@ -29,7 +29,11 @@ t.test('loadConfig: defaults', async (t) => {
     webhooksRetryMaxMs: 3_600_000,
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
-    webhooksConcurrency: 8,
+    webhooksConnectTimeoutMs: 2000,
+    webhooksConcurrency: 16,
+    webhooksAccountConcurrency: 8,
+    webhooksSubscriptionConcurrency: 4,
+    webhooksRetentionDays: 30,
     documentExpiryEnabled: true,
     documentExpiryIntervalMs: 30_000,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
@@ -63,7 +67,11 @@ t.test('loadConfig: values from the environment', async (t) => {
     webhooksRetryMaxMs: 3_600_000,
     webhooksRetryWindowMs: 86_400_000,
     webhooksTimeoutMs: 10_000,
-    webhooksConcurrency: 8,
+    webhooksConnectTimeoutMs: 2000,
+    webhooksConcurrency: 16,
+    webhooksAccountConcurrency: 8,
+    webhooksSubscriptionConcurrency: 4,
+    webhooksRetentionDays: 30,
     documentExpiryEnabled: true,
     documentExpiryIntervalMs: 30_000,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
@@ -73,6 +81,12 @@ t.test('loadConfig: values from the environment', async (t) => {
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '0' }).webhooksAllowLoopback, false)
+  t.match(loadConfig({
+    TEMPCLOCK_WEBHOOKS_RETENTION_DAYS: '7',
+    TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS: '500',
+    TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY: '3',
+    TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY: '1'
+  }), { webhooksRetentionDays: 7, webhooksConnectTimeoutMs: 500, webhooksAccountConcurrency: 3, webhooksSubscriptionConcurrency: 1 })
 })
 
 t.test('loadConfig: a bad value is a clear error, not a silent default', async (t) => {
@@ -87,6 +101,10 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_BODY_LIMIT: '10' }, 'TEMPCLOCK_BODY_LIMIT must be a whole number from 1024 to 67108864 (got "10")'],
     [{ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'maybe' }, 'TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK must be 1 or 0 (got "maybe")'],
     [{ TEMPCLOCK_PORTAL_SECURE_COOKIES: 'https' }, 'TEMPCLOCK_PORTAL_SECURE_COOKIES must be 1 or 0 (got "https")'],
+    [{ TEMPCLOCK_WEBHOOKS_RETENTION_DAYS: '0' }, 'TEMPCLOCK_WEBHOOKS_RETENTION_DAYS must be a whole number from 1 to 3650 (got "0")'],
+    [{ TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS: 'fast' }, 'TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS must be a whole number from 100 to 60000 (got "fast")'],
+    [{ TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY: '0' }, 'TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY must be a whole number from 1 to 100 (got "0")'],
+    [{ TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY: '101' }, 'TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY must be a whole number from 1 to 100 (got "101")'],
     [{ HOST: ' ' }, 'HOST must not be empty']
   ]
   for (const [env, message] of cases) {

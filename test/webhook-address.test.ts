@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { LookupAddress } from 'node:dns'
 import { checkWebhookUrl, classifyAddress, forbiddenReason, parseIPv6 } from '../domain/webhook-address.js'
-import { guardedLookup, retryDelayMs, sendWebhook } from '../domain/webhook-delivery.js'
+import { retryDelayMs } from '../domain/webhook-delivery.js'
+import { guardedLookup, sendWebhook } from '../services/webhook-sender.js'
 
 t.test('IPv4 classes', async (t) => {
   const cases: Array<[string, string]> = [

@@ -4,10 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import { recordEvent } from '../db/events.js'
 import { openDatabase } from '../db/connection.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { WebhookOutbox } from '../db/webhooks.js'
+import { WebhookOutbox } from '../db/webhook-outbox.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
-import { WebhookDispatcher } from '../domain/webhook-dispatcher.js'
+import { WebhookDispatcher } from '../services/webhook-dispatcher.js'
 import type { AppConfig } from '../plugins/config.js'
 import { buildTestApp, call, createTestAccount, startServer } from './helper.js'
 import { signatureMatches, sleep, startReceiver, waitFor, type Receiver } from './webhook-receiver.js'
@@ -239,6 +239,8 @@ t.test('retries back off exponentially with jitter for 24 hours, then fail (cont
     retryWindowMs: 24 * 3_600_000,
     timeoutMs: 1000,
     concurrency: 4,
+    accountConcurrency: 4,
+    subscriptionConcurrency: 2,
     allowLoopback: true,
     clock: () => now,
     random: () => 0.5
@@ -278,7 +280,7 @@ t.test('a backlog larger than one fan-out batch is delivered exactly once per ev
     for (let i = 0; i < 450; i++) await recordEvent(trx, account.id, 'clock_in', { i })
   })
   const dispatcher = new WebhookDispatcher(app.db, {
-    pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 1000, retryWindowMs: 86_400_000, timeoutMs: 2000, concurrency: 8, allowLoopback: true
+    pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 1000, retryWindowMs: 86_400_000, timeoutMs: 2000, concurrency: 8, accountConcurrency: 8, subscriptionConcurrency: 8, allowLoopback: true
   })
   for (let pass = 0; pass < 100 && r.requests.length < 450; pass++) await dispatcher.runOnce()
   const ids = r.requests.map((q) => (JSON.parse(q.raw.toString()) as { id: number }).id)

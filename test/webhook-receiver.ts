@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import net, { type AddressInfo } from 'node:net'
 
 export interface ReceivedRequest {
   path: string
@@ -63,3 +63,31 @@ export async function waitFor (check: () => boolean | Promise<boolean>, timeoutM
 }
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+export interface HangingServer {
+  url: string
+  /** connections accepted so far */
+  connections: number
+  /** connections open now */
+  open: () => number
+  close: () => Promise<void>
+}
+
+/** A raw TCP server on 127.0.0.1 that accepts every connection and never answers anything. */
+export async function startHangingServer (): Promise<HangingServer> {
+  const sockets = new Set<net.Socket>()
+  const hanging: HangingServer = { url: '', connections: 0, open: () => sockets.size, close: async () => {} }
+  const server = net.createServer((socket) => {
+    hanging.connections++
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  hanging.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  hanging.close = async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+  return hanging
+}

@@ -214,6 +214,30 @@ t.test('ping records a ping event for that subscription', async (t) => {
   t.equal((await counts(app)).events, 1, 'only the first ping was recorded')
 })
 
+t.test('an account has at most 20 subscriptions: the 21st is 409 subscription_limit_reached', async (t) => {
+  const app = await buildTestApp(t)
+  const account = await createTestAccount(app)
+  const other = await createTestAccount(app, { name: 'Other' })
+  const create = async (key: string) => await call(app, key, { method: 'POST', url: '/api/v1/webhooks.php', payload: { url: URL_OK, events: ['*'] } })
+  const ids: number[] = []
+  for (let i = 0; i < 20; i++) {
+    const res = await create(account.key)
+    t.equal(res.statusCode, 201)
+    ids.push(res.json().data.id)
+  }
+  const before = await counts(app)
+  const refused = await create(account.key)
+  t.equal(refused.statusCode, 409)
+  t.match(refused.json(), { status: 409, code: 'subscription_limit_reached', message: /at most 20 webhook subscriptions/ })
+  t.same(await counts(app), before, 'nothing written')
+  const list = await call(app, account.key, { method: 'GET', url: '/api/v1/webhooks.php?limit=100' })
+  t.equal(list.json().data.length, 20)
+
+  t.equal((await create(other.key)).statusCode, 201, 'another account is not affected')
+  t.equal((await call(app, account.key, { method: 'DELETE', url: `/api/v1/webhooks.php?id=${ids[0]!}` })).statusCode, 200)
+  t.equal((await create(account.key)).statusCode, 201, 'a deleted subscription frees its place')
+})
+
 t.test('scope: webhooks:write only', async (t) => {
   const app = await buildTestApp(t)
   const account = await createTestAccount(app)
@@ -278,7 +302,7 @@ t.test('webhook settings: on in the server, off in tests unless asked, bad value
   const { loadConfig, testConfig, ConfigError } = await import('../plugins/config.js')
   t.match(loadConfig({}), {
     webhooksEnabled: true, webhooksAllowLoopback: false, webhooksPollMs: 1000, webhooksRetryBaseMs: 30_000,
-    webhooksRetryMaxMs: 3_600_000, webhooksRetryWindowMs: 86_400_000, webhooksTimeoutMs: 10_000, webhooksConcurrency: 8
+    webhooksRetryMaxMs: 3_600_000, webhooksRetryWindowMs: 86_400_000, webhooksTimeoutMs: 10_000, webhooksConcurrency: 16
   })
   t.equal(testConfig().webhooksEnabled, false)
   t.match(loadConfig({ TEMPCLOCK_WEBHOOKS_ENABLED: '0', TEMPCLOCK_WEBHOOKS_POLL_MS: '50', TEMPCLOCK_WEBHOOKS_CONCURRENCY: '2' }),

@@ -1,15 +1,26 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/types.js'
-import { WebhookOutbox, type AttemptOutcome, type ClaimedDelivery } from '../db/webhooks.js'
-import { deliveryBody, retryDelayMs, sendWebhook, signBody, type SendRequest } from './webhook-delivery.js'
+import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DueDelivery, type DueWindow } from '../db/webhook-outbox.js'
+import { deliveryBody, pickFair, retryDelayMs, signBody, START_CURSOR, type FairCursor, type FairLoad } from '../domain/webhook-delivery.js'
+import { sendWebhook, type SendRequest } from './webhook-sender.js'
 
 export interface DispatcherOptions {
   pollMs: number
   retryBaseMs: number
   retryMaxMs: number
   retryWindowMs: number
+  /** one attempt, start to status line */
   timeoutMs: number
+  /** resolving and connecting (a host that never answers fails this fast) */
+  connectTimeoutMs?: number
+  /** attempts in flight at once, in all */
   concurrency: number
+  /** attempts in flight at once for one account: the rest of the slots stay free for the others */
+  accountConcurrency: number
+  /** attempts in flight at once for one subscription */
+  subscriptionConcurrency: number
+  /** delivered and failed deliveries, and old events, are deleted after this long; undefined keeps them */
+  retentionMs?: number
   allowLoopback: boolean
   /** epoch ms; tests pass a controllable clock */
   clock?: () => number
@@ -26,15 +37,26 @@ const yieldToIo = async (): Promise<void> => { await new Promise<void>((resolve)
 
 /** a nudge runs a pass this soon: a burst of writes shares one pass */
 const NUDGE_DELAY_MS = 5
-/** deliveries claimed ahead, as a multiple of the concurrency */
+/** deliveries claimed ahead, as a multiple of each limit (in all, per account, per subscription) */
 const PREFETCH = 4
+/** due deliveries one claim looks at */
+const DUE_WINDOW_ROWS = 2000
+/** fan-out and pruning transactions per pass: a backlog never holds up the sending for long */
+const BATCHES_PER_PASS = 8
+/** how often old deliveries and events are pruned */
+const PRUNE_EVERY_MS = 3_600_000
 
 /**
  * The webhook loop. Everything it knows is in the database, so a restart loses nothing:
- *  1. fan-out: undispatched outbox events become pending deliveries (one per matching subscription);
- *  2. send: due deliveries are claimed (leased) and POSTed, at most `concurrency` at once;
- *     2xx → delivered; anything else → retried with exponential backoff and jitter until the
- *     retry window (24 h) has passed, then failed.
+ *  1. fan-out: undispatched outbox events become pending deliveries (one per matching subscription),
+ *     in small transactions;
+ *  2. send: due deliveries are claimed (leased) and POSTed. Claiming and starting are both fair
+ *     (domain/webhook-delivery.ts `pickFair`): round-robin over accounts and their subscriptions,
+ *     with at most `accountConcurrency` attempts of one account and `subscriptionConcurrency` of
+ *     one subscription in flight, so one account's hanging endpoints hold only their own share of
+ *     the `concurrency` slots. 2xx → delivered; anything else → retried with exponential backoff
+ *     and jitter until the retry window (24 h) has passed, then failed;
+ *  3. pruning: finished deliveries and events older than the retention are deleted, in batches.
  * `start()` runs it on a timer (polling, plus `nudge()` after writes); tests may instead call
  * `runOnce()` with a controlled clock.
  */
@@ -43,11 +65,14 @@ export class WebhookDispatcher {
   readonly #options: DispatcherOptions
   readonly #clock: () => number
   readonly #random: () => number
-  readonly #inFlight = new Map<number, Promise<void>>()
-  /** claimed (leased) deliveries waiting for a free slot, so a finished attempt is replaced at once */
+  readonly #inFlight = new Map<number, { delivery: ClaimedDelivery, done: Promise<void> }>()
+  /** claimed (leased) deliveries waiting for a free slot of their own, so a finished attempt is replaced at once */
   #queue: ClaimedDelivery[] = []
   /** finished attempts not yet written: the next pass records them all in one commit */
   #outcomes: AttemptOutcome[] = []
+  #claimCursor: FairCursor = START_CURSOR
+  #launchCursor: FairCursor = START_CURSOR
+  #nextPruneMs = 0
   readonly #abort = new AbortController()
   #timer: NodeJS.Timeout | null = null
   #timerDue = 0
@@ -103,7 +128,7 @@ export class WebhookDispatcher {
   /** One pass (fan out, claim and send what is due), wait for its attempts, record them. */
   async runOnce (): Promise<void> {
     await this.#tick()
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()])
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()].map((a) => a.done))
     await this.#settle()
   }
 
@@ -116,10 +141,10 @@ export class WebhookDispatcher {
     if (this.#inFlight.size > 0) {
       let graceTimer: NodeJS.Timeout | undefined
       const grace = new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, CLOSE_GRACE_MS) })
-      await Promise.race([Promise.all([...this.#inFlight.values()]), grace])
+      await Promise.race([Promise.all([...this.#inFlight.values()].map((a) => a.done)), grace])
       clearTimeout(graceTimer)
       this.#abort.abort()
-      await Promise.all([...this.#inFlight.values()])
+      await Promise.all([...this.#inFlight.values()].map((a) => a.done))
     }
     // claimed but never started: due again at once after a restart
     for (const queued of this.#queue.splice(0)) this.#outcomes.push({ kind: 'released', id: queued.id, atMs: this.#clock() })
@@ -129,7 +154,7 @@ export class WebhookDispatcher {
   /** Writes the finished attempts (without claiming more). */
   async #settle (): Promise<void> {
     const outcomes = this.#outcomes.splice(0)
-    if (outcomes.length > 0) await this.#outbox.settleAndClaim(outcomes, this.#clock(), 0, this.leaseMs)
+    if (outcomes.length > 0) await this.#outbox.settleAndClaim(outcomes, this.#clock(), this.leaseMs, null)
   }
 
   /** Runs a pass in `ms`, unless one is already due sooner (a nudge is never pushed back by the poll). */
@@ -155,17 +180,18 @@ export class WebhookDispatcher {
       try {
         do {
           this.#again = false
-          const window = this.#options.retryWindowMs
-          // a backlog (after downtime) is fanned out in batches, yielding to requests in between
-          while (!this.#stopped && await this.#outbox.fanOut(this.#clock(), window) > 0) await yieldToIo()
+          // a backlog (after downtime) is fanned out in small transactions, yielding to requests in
+          // between and sending what is due after a few of them
+          for (let batch = 0; !this.#stopped && await this.#outbox.fanOut(this.#clock(), this.#options.retryWindowMs) > 0; batch++) {
+            await yieldToIo()
+            if (batch + 1 >= BATCHES_PER_PASS) { this.#again = true; break }
+          }
+          await this.#prune()
           const outcomes = this.#outcomes.splice(0)
-          // claim ahead (up to PREFETCH × concurrency) so that slots refill without a database round trip
-          const wanted = this.#options.concurrency * PREFETCH - this.#inFlight.size - this.#queue.length
-          const free = this.#stopped || this.#queue.length >= this.#options.concurrency ? 0 : wanted
-          const exclude = [...this.#inFlight.keys(), ...this.#queue.map((d) => d.id)]
           let claimed: ClaimedDelivery[]
           try {
-            claimed = await this.#outbox.settleAndClaim(outcomes, this.#clock(), free, this.leaseMs, exclude)
+            claimed = await this.#outbox.settleAndClaim(outcomes, this.#clock(), this.leaseMs, this.#stopped ? null : this.#dueWindow(),
+              (due) => this.#chooseClaims(due), [...this.#inFlight.keys(), ...this.#queue.map((d) => d.id)])
           } catch (err) {
             this.#outcomes.unshift(...outcomes) // not written: keep them for the next pass
             throw err
@@ -183,15 +209,75 @@ export class WebhookDispatcher {
     await this.#ticking
   }
 
-  /** Starts queued deliveries while slots are free. */
+  /** A few batches of pruning, once an hour (and again at once while there is more). */
+  async #prune (): Promise<void> {
+    const retentionMs = this.#options.retentionMs
+    if (retentionMs === undefined || this.#stopped || this.#clock() < this.#nextPruneMs) return
+    for (let batch = 0; batch < BATCHES_PER_PASS; batch++) {
+      if (await this.#outbox.prune(this.#clock() - retentionMs) < PRUNE_BATCH) {
+        this.#nextPruneMs = this.#clock() + PRUNE_EVERY_MS
+        return
+      }
+      await yieldToIo()
+    }
+    this.#again = true
+  }
+
+  /** What each account and subscription holds now: in flight, or claimed and waiting. */
+  #load (includeQueued: boolean): FairLoad {
+    const byAccount = new Map<number, number>()
+    const bySubscription = new Map<number, number>()
+    const count = (d: ClaimedDelivery): void => {
+      byAccount.set(d.account_id, (byAccount.get(d.account_id) ?? 0) + 1)
+      bySubscription.set(d.subscription_id, (bySubscription.get(d.subscription_id) ?? 0) + 1)
+    }
+    for (const { delivery } of this.#inFlight.values()) count(delivery)
+    if (includeQueued) for (const d of this.#queue) count(d)
+    return { byAccount, bySubscription }
+  }
+
+  #dueWindow (): DueWindow | null {
+    const held = this.#inFlight.size + this.#queue.length
+    if (held >= this.#options.concurrency * PREFETCH) return null
+    return { perSubscription: this.#options.subscriptionConcurrency * PREFETCH, rows: DUE_WINDOW_ROWS, afterAccount: this.#claimCursor.account }
+  }
+
+  /** Claims ahead, fairly, up to PREFETCH × each limit, so that slots refill without a database round trip. */
+  #chooseClaims (due: DueDelivery[]): DueDelivery[] {
+    const { picked, cursor } = pickFair(due, this.#load(true), {
+      perAccount: this.#options.accountConcurrency * PREFETCH,
+      perSubscription: this.#options.subscriptionConcurrency * PREFETCH,
+      total: this.#options.concurrency * PREFETCH - this.#inFlight.size - this.#queue.length
+    }, this.#claimCursor)
+    this.#claimCursor = cursor
+    return picked
+  }
+
+  /** Starts queued deliveries, round-robin over accounts and subscriptions, while their slots are free. */
   #fill (): void {
-    while (!this.#stopped && this.#inFlight.size < this.#options.concurrency && this.#queue.length > 0) {
-      this.#launch(this.#queue.shift()!)
+    if (this.#stopped || this.#queue.length === 0) return
+    const free = this.#options.concurrency - this.#inFlight.size
+    if (free <= 0) return
+    const candidates = this.#queue.map((delivery) => ({ accountId: delivery.account_id, subscriptionId: delivery.subscription_id, delivery }))
+    const { picked, cursor } = pickFair(candidates, this.#load(false), {
+      perAccount: this.#options.accountConcurrency,
+      perSubscription: this.#options.subscriptionConcurrency,
+      total: free
+    }, this.#launchCursor)
+    if (picked.length === 0) return
+    this.#launchCursor = cursor
+    const started = new Set(picked.map((p) => p.delivery.id))
+    this.#queue = this.#queue.filter((d) => !started.has(d.id))
+    const now = this.#clock()
+    for (const { delivery } of picked) {
+      // waited so long that its lease could run out mid-attempt (another pass could claim it too): hand it back
+      if (now + this.#options.timeoutMs > delivery.lease_until_ms) this.#outcomes.push({ kind: 'released', id: delivery.id, atMs: now })
+      else this.#launch(delivery)
     }
   }
 
   #launch (delivery: ClaimedDelivery): void {
-    const attempt = this.#attempt(delivery)
+    const done = this.#attempt(delivery)
       .then((outcome) => { this.#outcomes.push(outcome) })
       // cannot normally happen; the lease makes the delivery due again later
       .catch((err: unknown) => { this.#options.log?.error({ err, delivery: delivery.id }, 'webhook attempt failed unexpectedly') })
@@ -200,7 +286,7 @@ export class WebhookDispatcher {
         this.#fill()
         this.nudge() // record the outcome (and claim more)
       })
-    this.#inFlight.set(delivery.id, attempt)
+    this.#inFlight.set(delivery.id, { delivery, done })
   }
 
   async #attempt (delivery: ClaimedDelivery): Promise<AttemptOutcome> {
@@ -216,6 +302,7 @@ export class WebhookDispatcher {
         'x-tempclock-signature': signBody(delivery.secret, body)
       },
       timeoutMs: this.#options.timeoutMs,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
       policy: { allowLoopback: this.#options.allowLoopback },
       signal: this.#abort.signal,
       resolver: this.#options.resolver
