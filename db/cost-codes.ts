@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { isUniqueViolation } from './integrity.js'
-import { containsText, paginate, type Page } from './paging.js'
+import { paginate, type Page } from './paging.js'
+import { matchesSearch } from './search.js'
 import { RecordCache } from './record-cache.js'
 import type { CostCodeRow, Database } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -41,10 +42,7 @@ export class CostCodeStore {
   async list (accountId: number, filters: CostCodeFilters, paging: Paging): Promise<Page<CostCodeRecord>> {
     let query = this.db.selectFrom('cost_codes').selectAll().where('account_id', '=', accountId)
     if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
-    if (filters.search !== undefined) {
-      const term = filters.search
-      query = query.where((eb) => eb.or([containsText('cost_codes.code', term), containsText('cost_codes.name', term)]))
-    }
+    if (filters.search !== undefined) query = query.where(matchesSearch('cost_codes', 'cost_codes_search', ['code', 'name'], filters.search))
     const page = await paginate(query, 'cost_codes', paging)
     return { rows: page.rows.map(toCostCodeRecord), pagination: page.pagination }
   }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { isTimezone } from './accounts.js'
-import { containsText, paginate, type Page } from './paging.js'
+import { paginate, type Page } from './paging.js'
+import { matchesSearch } from './search.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, LocationRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -51,12 +52,7 @@ export class LocationStore {
   async list (accountId: number, filters: LocationFilters, paging: Paging): Promise<Page<LocationRecord>> {
     let query = this.db.selectFrom('locations').selectAll().where('account_id', '=', accountId)
     if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
-    if (filters.search !== undefined) {
-      const term = filters.search
-      query = query.where((eb) => eb.or([
-        containsText('locations.name', term), containsText('locations.city', term), containsText('locations.postcode', term)
-      ]))
-    }
+    if (filters.search !== undefined) query = query.where(matchesSearch('locations', 'locations_search', ['name', 'city', 'postcode'], filters.search))
     const page = await paginate(query, 'locations', paging)
     return { rows: page.rows.map(toLocationRecord), pagination: page.pagination }
   }

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
 import { isUniqueViolation, requireOwned } from './integrity.js'
-import { containsText, paginate, type Page } from './paging.js'
+import { paginate, type Page } from './paging.js'
+import { matchesSearch } from './search.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, WorkerRow } from './types.js'
 import { writeTransaction } from './write-transaction.js'
@@ -75,12 +76,7 @@ export class WorkerStore {
       const narrowed = filters.location_id !== undefined || filters.department_id !== undefined
       query = query.where(narrowed ? sql<number>`+workers.active` : sql.ref('workers.active'), '=', filters.active ? 1 : 0)
     }
-    if (filters.search !== undefined) {
-      const term = filters.search
-      query = query.where((eb) => eb.or([
-        containsText('workers.first_name', term), containsText('workers.last_name', term), containsText('workers.employee_ref', term)
-      ]))
-    }
+    if (filters.search !== undefined) query = query.where(matchesSearch('workers', 'workers_search', ['first_name', 'last_name', 'employee_ref'], filters.search))
     const page = await paginate(query, 'workers', paging)
     return { rows: page.rows.map(toWorkerRecord), pagination: page.pagination }
   }

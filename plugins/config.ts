@@ -44,6 +44,8 @@ export interface AppConfig {
   /** slow clients: a request's headers, and the whole request, must arrive within these */
   headersTimeoutMs: number
   requestTimeoutMs: number
+  /** the rate limiter's clock in milliseconds, for tests; a monotonic clock when absent */
+  rateLimitClock?: () => number
 }
 
 export interface OverloadConfig {

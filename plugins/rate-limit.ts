@@ -1,13 +1,24 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { ApiError } from '../domain/errors.js'
+import { MemoryRollingWindow, rollingWindowStore } from '../services/rate-limit-store.js'
 
-// Configures @fastify/rate-limit only; the auth plugin applies it per key, right after the key is known.
+/** Keys below their limit, and keys at their limit, that one limiter keeps in memory at once. */
+export const RATE_LIMIT_CAPACITY = 10_000
+export const RATE_LIMIT_LOCK_OUT_CAPACITY = 10_000
+
+// Configures @fastify/rate-limit only, with a rolling-window store (README.md, "Rate limits"); the
+// auth plugin applies it per key, right after the key is known, and the portal's sign-in per email and IP.
 export default fp(async function rateLimitPlugin (fastify) {
   await fastify.register(rateLimit, {
     global: false,
     timeWindow: 60_000,
+    store: rollingWindowStore(new MemoryRollingWindow({
+      clock: fastify.config.rateLimitClock ?? (() => Math.floor(performance.now())),
+      capacity: RATE_LIMIT_CAPACITY,
+      lockOutCapacity: RATE_LIMIT_LOCK_OUT_CAPACITY
+    })),
     errorResponseBuilder: (_request, context) => new ApiError(429, 'rate_limited',
       `Rate limit exceeded: ${context.max} requests per minute for this API key; retry in ${context.after}`)
   })
-}, { name: 'rate-limit' })
+}, { name: 'rate-limit', dependencies: ['config'] })

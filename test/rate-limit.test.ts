@@ -141,3 +141,50 @@ t.test('failed authentication does not spend a key\'s budget; /health and /ready
   t.same(ready.json(), { status: 'ready' })
   t.notOk('x-ratelimit-limit' in ready.headers)
 })
+
+t.test('a rolling minute: no burst across a window edge, and the headers say when the next answer comes', async (t) => {
+  // One clock drives the app's limiter; the plugin's own stores read Date.now, so it moves too
+  // and this test holds whatever store is configured.
+  const start = Date.now()
+  let elapsed = 0
+  const realNow = Date.now
+  Date.now = () => start + elapsed
+  t.teardown(() => { Date.now = realNow })
+  const app = await buildTestApp(t, { rateLimitClock: () => elapsed })
+  const account = await createTestAccount(app)
+  const { key } = await createTestKey(app, account.id, { rateLimit: 5 })
+  const get = async (): Promise<LightMyRequestResponse> => await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
+
+  const answeredAt: number[] = []
+  const send = async (at: number): Promise<LightMyRequestResponse> => {
+    elapsed = at
+    const res = await get()
+    if (res.statusCode === 200) answeredAt.push(at)
+    return res
+  }
+  await send(0)
+  for (let i = 0; i < 4; i++) await send(58_100 + i * 100)
+  const last = await send(58_400 + 100)
+  t.equal(last.statusCode, 429, 'the sixth in the minute is refused')
+  t.equal(Number(last.headers['retry-after']), 2, 'Retry-After: until the answer at 0 leaves the window')
+  for (let i = 0; i < 5; i++) await send(60_000 + i * 100)
+  t.same(answeredAt, [0, 58_100, 58_200, 58_300, 58_400, 60_000], 'across the edge only the slot freed by the answer at 0')
+  for (let i = 0; i < answeredAt.length; i++) {
+    const inSpan = answeredAt.filter((at) => at >= answeredAt[i]! && at < answeredAt[i]! + 60_000)
+    t.ok(inSpan.length <= 5, `${inSpan.length} answers in the minute from ${answeredAt[i]!} ms`)
+  }
+
+  // the headers are truthful: Reset on the answer that used the last slot, Retry-After on a refusal
+  elapsed = 60_000 + 500
+  const refused = await get()
+  t.equal(refused.statusCode, 429)
+  const retryAfter = Number(refused.headers['retry-after'])
+  t.equal(retryAfter, Math.ceil((58_100 + 60_000 - elapsed) / 1000))
+  t.equal(limitHeaders(refused).remaining, 0)
+  elapsed = 58_100 + 60_000 - 1
+  t.equal((await get()).statusCode, 429, 'refused 1 ms before the oldest answer leaves the window')
+  elapsed = 58_100 + 60_000
+  const next = await get()
+  t.equal(next.statusCode, 200, 'answered when it does')
+  t.same(limitHeaders(next), { limit: 5, remaining: 0, reset: 1 }, 'nothing left; the next slot frees at 58.2 s + 60 s')
+})
