@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import { IdempotencyStore } from '../db/idempotency.js'
 import { conflict, validationError } from '../domain/errors.js'
+import { MAX_JSON_DEPTH } from '../domain/json-depth.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,13 +31,15 @@ const IDEMPOTENCY_HEADER_SCHEMA = {
   }
 }
 
-/** Sorted keys, so {"a":1,"b":2} and {"b":2,"a":1} are the same request. */
-function canonicalJson (value: unknown): string {
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']'
-  if (value !== null && typeof value === 'object') {
-    return '{' + Object.keys(value).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') + '}'
-  }
-  return JSON.stringify(value) ?? 'null'
+/**
+ * Sorted keys, so {"a":1,"b":2} and {"b":2,"a":1} are the same request. Bodies arrive capped at
+ * MAX_JSON_DEPTH (plugins/validation.ts); the check here keeps the recursion bounded for any caller.
+ */
+function canonicalJson (value: unknown, depth = 1): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (depth > MAX_JSON_DEPTH) throw validationError(`Request body is nested too deeply: at most ${MAX_JSON_DEPTH} levels of objects and arrays`)
+  if (Array.isArray(value)) return '[' + value.map((item) => canonicalJson(item, depth + 1)).join(',') + ']'
+  return '{' + Object.keys(value).sort().map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k], depth + 1)).join(',') + '}'
 }
 
 function fingerprint (request: FastifyRequest): string {
