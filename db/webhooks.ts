@@ -93,18 +93,21 @@ export class WebhookStore {
   async create (accountId: number, body: WebhookCreateBody): Promise<WebhookCreatedRecord> {
     const url = checkWebhookUrl(body.url, this.policy)
     const now = nowIso()
-    const row = await writeTransaction(this.db, async (trx) => await trx.insertInto('webhook_subscriptions').values({
-      account_id: accountId,
-      url,
-      events: JSON.stringify(normaliseEvents(body.events)),
-      active: body.active === false ? 0 : 1,
-      description: body.description ?? null,
-      secret: generateWebhookSecret(),
-      created_at: now,
-      updated_at: now,
-      deleted_at: null
-    }).returningAll().executeTakeFirstOrThrow())
-    return { ...toWebhookRecord(row), secret: row.secret }
+    // the unit returns the record itself: a request's stored response is made from the unit's value
+    return await writeTransaction(this.db, async (trx) => {
+      const row = await trx.insertInto('webhook_subscriptions').values({
+        account_id: accountId,
+        url,
+        events: JSON.stringify(normaliseEvents(body.events)),
+        active: body.active === false ? 0 : 1,
+        description: body.description ?? null,
+        secret: generateWebhookSecret(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: null
+      }).returningAll().executeTakeFirstOrThrow()
+      return { ...toWebhookRecord(row), secret: row.secret }
+    })
   }
 
   /** Partial update. Deactivating gives up the pending deliveries: an inactive endpoint gets nothing. */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { TimeEntryStore } from '../../../db/time-entries.js'
-import { ApiError } from '../../../domain/errors.js'
+import { sendWrite } from '../../../plugins/idempotency.js'
 import { OneResponse, errorResponses } from '../../../schemas/common.js'
 import { ClockBody, TimeEntry } from '../../../schemas/time.js'
 
@@ -18,14 +18,8 @@ const clock: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OneResponse(TimeEntry), 201: OneResponse(TimeEntry), ...errorResponses }
     }
   }, async (request, reply) => {
-    try {
-      const result = await store.clock(request.apiKey!.accountId, request.body)
-      return await reply.code(result.status).send({ data: result.entry })
-    } catch (err) {
-      // a refusal that recorded its event is replayed, not repeated, on a retry with the same key
-      if (err instanceof ApiError && err.code === 'geofence_refused') request.keepIdempotentError = true
-      throw err
-    }
+    return await sendWrite(request, reply, async () => await store.clock(request.apiKey!.accountId, request.body),
+      (result) => ({ status: result.status, payload: { data: result.entry } }))
   })
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireCreateBody, WebhookStore } from '../../../db/webhooks.js'
 import { validationError } from '../../../domain/errors.js'
+import { sendWrite } from '../../../plugins/idempotency.js'
 import { IdQuery, OneResponse, errorResponses, parseQueryBoolean } from '../../../schemas/common.js'
 import {
   PingAccepted, Webhook, WebhookCreate, WebhookCreated, WebhookOneOrList, WebhookPostQuery, WebhookQuery, WebhookUpdate
@@ -42,12 +43,13 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
     if (action === 'ping') {
       if (id === undefined) throw validationError('Missing required query parameter: id (the webhook to ping)')
       if (request.body !== null && request.body !== undefined) throw validationError('A ping takes no request body')
-      const eventId = await store.ping(accountId, id)
-      return await reply.code(202).send({ data: { event_id: eventId, subscription_id: id, event: 'ping' as const } })
+      return await sendWrite(request, reply, async () => await store.ping(accountId, id),
+        (eventId) => ({ status: 202, payload: { data: { event_id: eventId, subscription_id: id, event: 'ping' as const } } }))
     }
     if (id !== undefined) throw validationError('Unexpected query parameter id: use PUT to change a webhook, or action=ping to ping it')
-    const created = await store.create(accountId, requireCreateBody(request.body))
-    return await reply.code(201).send({ data: created })
+    const body = requireCreateBody(request.body)
+    return await sendWrite(request, reply, async () => await store.create(accountId, body),
+      (created) => ({ status: 201, payload: { data: created } }))
   })
 
   fastify.put('/webhooks.php', {
