@@ -1,24 +1,32 @@
 import type { Kysely } from 'kysely'
 import type { Database, IdempotencyKeyRow } from './types.js'
 import { compileOnce, type Compiled } from './precompiled.js'
-import { writeTransaction } from './write-transaction.js'
+import { writeTransaction, type UnitExtension } from './write-transaction.js'
 import { toIsoSeconds } from '../domain/time.js'
 
 /** how long a stored response is replayed */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000
+
+/** A response as stored and replayed: the status and the exact bytes of the JSON body. */
+export interface StoredResponse { status: number, body: string }
+
+/** What a key was first used for: the request's fingerprint and the response it got. */
+export interface StoredKey extends StoredResponse { fingerprint: string }
+
+/** The key was used by a request that committed first: the caller replays its response instead. */
+export class IdempotencyKeyTaken extends Error {
+  constructor (readonly stored: StoredKey) {
+    super('Idempotency-Key already used by a committed request')
+    this.name = 'IdempotencyKeyTaken'
+  }
+}
+
 /**
- * A 'pending' row older than this belongs to a request that never finished (the process died
- * mid-request): the next request with the key takes it over instead of waiting 24 hours.
+ * Stored responses behind the Idempotency-Key header, one row per (API key, Idempotency-Key).
+ * A row is only ever written in the same transaction as the request's work (IdempotentWrite,
+ * below), so it exists exactly when the work committed: there is no "in progress" row for a
+ * crash to leave behind.
  */
-export const PENDING_TAKEOVER_MS = 60_000
-
-export type Claim =
-  | { kind: 'claimed', id: number }
-  | { kind: 'replay', status: number, body: string }
-  | { kind: 'mismatch' }
-  | { kind: 'in_progress' }
-
-/** Stored responses behind the Idempotency-Key header, one row per (API key, Idempotency-Key). */
 export class IdempotencyStore {
   readonly #find: Compiled<IdempotencyKeyRow>
 
@@ -26,57 +34,100 @@ export class IdempotencyStore {
     this.#find = compileOnce(db.selectFrom('idempotency_keys').selectAll().where('api_key_id', '=', 0).where('idempotency_key', '=', ''))
   }
 
+  /** The response stored under the key, if any and not expired: the check before any work. */
+  async find (apiKeyId: number, key: string, nowMs = Date.now()): Promise<StoredKey | undefined> {
+    return replayable(await this.#find.first(this.db, apiKeyId, key), nowMs)
+  }
+
   /**
-   * Claims the key for this request, or says what to answer instead: the stored response (same
-   * fingerprint), a mismatch (another body), or in-progress (the first request is still running).
+   * The same, inside the write unit that would store the key. A row that cannot be replayed is
+   * removed so the key can be stored again: an expired one, or a 'pending' one written by an
+   * older version (which claimed keys before the work) that never completed.
    */
-  async claim (apiKeyId: number, key: string, fingerprint: string, nowMs = Date.now()): Promise<Claim> {
-    return await writeTransaction(this.db, async (trx) => await this.#claim(trx, apiKeyId, key, fingerprint, nowMs))
+  async findIn (trx: Kysely<Database>, apiKeyId: number, key: string, nowMs = Date.now()): Promise<StoredKey | undefined> {
+    const row = await this.#find.first(trx, apiKeyId, key)
+    if (row === undefined) return undefined
+    const stored = replayable(row, nowMs)
+    if (stored === undefined) await trx.deleteFrom('idempotency_keys').where('id', '=', row.id).execute()
+    return stored
   }
 
-  async #claim (trx: Kysely<Database>, apiKeyId: number, key: string, fingerprint: string, nowMs: number): Promise<Claim> {
-    const now = toIsoSeconds(new Date(nowMs))
-    const expires = toIsoSeconds(new Date(nowMs + IDEMPOTENCY_TTL_MS))
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const inserted = await trx.insertInto('idempotency_keys')
-        .values({ api_key_id: apiKeyId, idempotency_key: key, fingerprint, state: 'pending', response_status: null, response_body: null, created_at: now, expires_at: expires })
-        .onConflict((oc) => oc.doNothing())
-        .returning('id')
-        .executeTakeFirst()
-      if (inserted !== undefined) return { kind: 'claimed', id: inserted.id }
-      const row = await this.#find.first(trx, apiKeyId, key)
-      if (row === undefined) continue // purged in between: try again
-      const stale = row.expires_at <= now ||
-        (row.state === 'pending' && Date.parse(row.created_at) < nowMs - PENDING_TAKEOVER_MS)
-      if (stale) {
-        await trx.deleteFrom('idempotency_keys').where('id', '=', row.id).where('created_at', '=', row.created_at).execute()
-        continue
-      }
-      if (row.fingerprint !== fingerprint) return { kind: 'mismatch' }
-      if (row.state === 'pending') return { kind: 'in_progress' }
-      return { kind: 'replay', status: row.response_status!, body: row.response_body! }
-    }
-    return { kind: 'in_progress' }
-  }
-
-  async complete (id: number, status: number, body: string): Promise<void> {
-    await writeTransaction(this.db, async (trx) => {
-      await trx.updateTable('idempotency_keys')
-        .set({ state: 'completed', response_status: status, response_body: body })
-        .where('id', '=', id).execute()
-    })
-  }
-
-  /** Lets the key be used again: the request changed nothing worth replaying. */
-  async release (id: number): Promise<void> {
-    await writeTransaction(this.db, async (trx) => {
-      await trx.deleteFrom('idempotency_keys').where('id', '=', id).where('state', '=', 'pending').execute()
-    })
+  async saveIn (trx: Kysely<Database>, apiKeyId: number, key: string, fingerprint: string, response: StoredResponse, nowMs = Date.now()): Promise<void> {
+    await trx.insertInto('idempotency_keys').values({
+      api_key_id: apiKeyId,
+      idempotency_key: key,
+      fingerprint,
+      state: 'completed',
+      response_status: response.status,
+      response_body: response.body,
+      created_at: toIsoSeconds(new Date(nowMs)),
+      expires_at: toIsoSeconds(new Date(nowMs + IDEMPOTENCY_TTL_MS))
+    }).execute()
   }
 
   async purgeExpired (nowMs = Date.now()): Promise<number> {
     const result = await writeTransaction(this.db, async (trx) =>
       await trx.deleteFrom('idempotency_keys').where('expires_at', '<=', toIsoSeconds(new Date(nowMs))).executeTakeFirst())
     return Number(result.numDeletedRows)
+  }
+}
+
+function replayable (row: IdempotencyKeyRow | undefined, nowMs: number): StoredKey | undefined {
+  if (row === undefined || row.state !== 'completed' || row.expires_at <= toIsoSeconds(new Date(nowMs))) return undefined
+  return { fingerprint: row.fingerprint, status: row.response_status!, body: row.response_body! }
+}
+
+/**
+ * One request's Idempotency-Key while its work runs. The one write unit the work starts first
+ * checks that the key is still unused (a request with the same key may have committed since the
+ * check before the work: then this unit rolls back and throws IdempotencyKeyTaken), runs the work,
+ * turns its value into the response (`respond`) and stores it, all in the same transaction. A
+ * crash therefore leaves either both the work and its response, or neither.
+ */
+export class IdempotentWrite implements UnitExtension {
+  #state: 'waiting' | 'writing' | 'closed' = 'waiting'
+  #pending: StoredResponse | null = null
+  /** the stored response, once the unit that stored it has committed */
+  response: StoredResponse | null = null
+
+  /**
+   * @param respond the response for the unit's value: what the route sends, as bytes. The value
+   *   is what the store's write returns, or an ApiError refusal that the unit committed (a refused
+   *   clock-in records its event) and the store throws afterwards.
+   */
+  constructor (
+    private readonly store: IdempotencyStore,
+    private readonly apiKeyId: number,
+    private readonly key: string,
+    private readonly fingerprint: string,
+    private readonly respond: (value: unknown) => StoredResponse
+  ) {}
+
+  extend<T> (fn: (trx: Kysely<Database>) => Promise<T>): (trx: Kysely<Database>) => Promise<T> {
+    // a timer or loop that started during the request and outlives it writes on its own
+    if (this.#state === 'closed') return fn
+    if (this.#state === 'writing') {
+      throw new Error('A request with an Idempotency-Key writes in one unit, which stores its response: make the work one writeTransaction')
+    }
+    this.#state = 'writing'
+    return async (trx) => {
+      const nowMs = Date.now()
+      const stored = await this.store.findIn(trx, this.apiKeyId, this.key, nowMs)
+      if (stored !== undefined) throw new IdempotencyKeyTaken(stored)
+      const value = await fn(trx)
+      const response = this.respond(value)
+      await this.store.saveIn(trx, this.apiKeyId, this.key, this.fingerprint, response, nowMs)
+      this.#pending = response
+      return value
+    }
+  }
+
+  committed (): void {
+    this.response = this.#pending
+  }
+
+  /** The request's work is over: later writes are not its own. */
+  close (): void {
+    this.#state = 'closed'
   }
 }

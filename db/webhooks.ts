@@ -104,9 +104,10 @@ export class WebhookStore {
   async create (accountId: number, body: WebhookCreateBody): Promise<WebhookCreatedRecord> {
     const url = checkWebhookUrl(body.url, this.policy)
     const now = nowIso()
-    const row = await writeTransaction(this.db, async (trx) => {
+    // the unit returns the record itself: a request's stored response is made from the unit's value
+    return await writeTransaction(this.db, async (trx) => {
       await requireRoomForSubscription(trx, accountId)
-      return await trx.insertInto('webhook_subscriptions').values({
+      const row = await trx.insertInto('webhook_subscriptions').values({
         account_id: accountId,
         url,
         events: JSON.stringify(normaliseEvents(body.events)),
@@ -117,8 +118,8 @@ export class WebhookStore {
         updated_at: now,
         deleted_at: null
       }).returningAll().executeTakeFirstOrThrow()
+      return { ...toWebhookRecord(row), secret: row.secret }
     })
-    return { ...toWebhookRecord(row), secret: row.secret }
   }
 
   /** Partial update. Deactivating gives up the pending deliveries: an inactive endpoint gets nothing. */

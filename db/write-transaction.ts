@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.js'
 
@@ -104,6 +105,27 @@ async function runUnit (trx: Kysely<Database>, unit: WriteUnit, shared: boolean)
 
 const batchers = new WeakMap<Kysely<Database>, WriteBatcher>()
 
+type UnitFn<T> = (trx: Kysely<Database>) => Promise<T>
+
+/**
+ * Work that must commit in the same transaction as the writes a caller makes (a request's stored
+ * response with the request's work: plugins/idempotency.ts). Set around the caller with
+ * `withUnitExtension`; every writeTransaction started inside applies it to its unit.
+ */
+export interface UnitExtension {
+  /** the unit as it will run: `fn`, plus whatever must commit with it */
+  extend: <T>(fn: UnitFn<T>) => UnitFn<T>
+  /** called once the extended unit's COMMIT is durable */
+  committed: () => void
+}
+
+const extensions = new AsyncLocalStorage<UnitExtension>()
+
+/** Runs `work` so that every write unit it starts is extended by `extension`. */
+export async function withUnitExtension<T> (extension: UnitExtension, work: () => Promise<T>): Promise<T> {
+  return await extensions.run(extension, work)
+}
+
 /**
  * Runs `fn` as one atomic write: it commits in full or not at all, and the promise settles only
  * after the COMMIT is durable. Transactions are `BEGIN IMMEDIATE` (a deferred BEGIN that reads and
@@ -121,5 +143,10 @@ export async function writeTransaction<T> (db: Kysely<Database>, fn: (trx: Kysel
     batcher = new WriteBatcher(db)
     batchers.set(db, batcher)
   }
-  return await batcher.run(fn)
+  // read now, in the caller's async context: the batch runs the unit from another one
+  const extension = extensions.getStore()
+  if (extension === undefined) return await batcher.run(fn)
+  const value = await batcher.run(extension.extend(fn))
+  extension.committed()
+  return value
 }

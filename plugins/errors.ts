@@ -109,16 +109,15 @@ export function answerClientError (err: Error & { code?: string }, socket: Duple
   socket.destroy(err)
 }
 
+/** The JSON error envelope for `apiError`, answering `request`. */
+export function errorEnvelope (request: FastifyRequest, apiError: ApiError): { error: true, message: string, status: number, code: string, request_id: string } {
+  // a message may quote the request (an unknown parameter's name): never a key in it
+  return { error: true, message: redactKeys(apiError.message), status: apiError.statusCode, code: apiError.code, request_id: request.id }
+}
+
 export function sendError (request: FastifyRequest, reply: FastifyReply, apiError: ApiError): FastifyReply {
   for (const [name, value] of Object.entries(apiError.headers)) reply.header(name, value)
-  return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send({
-    error: true,
-    // a message may quote the request (an unknown parameter's name): never a key in it
-    message: redactKeys(apiError.message),
-    status: apiError.statusCode,
-    code: apiError.code,
-    request_id: request.id
-  })
+  return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send(errorEnvelope(request, apiError))
 }
 
 /**

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import { Ajv, type Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
+import { validationError } from '../domain/errors.js'
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../domain/json-depth.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 
 // ajv-formats is CommonJS with a default export
@@ -25,4 +27,18 @@ export default fp(async function validationPlugin (fastify) {
   // Bodies are JSON only: without this, Fastify's built-in text/plain parser hands a string to
   // the body schema and a text body is a confusing 400 instead of 415 unsupported_media_type.
   fastify.removeContentTypeParser('text/plain')
+
+  // Fastify's own JSON parsing (empty and malformed bodies, prototype poisoning), then a cap on
+  // nesting before anything recursive sees the body. A too-deep body is valid JSON that breaks a
+  // limit on its shape, like a too-long field: validation_error, not invalid_json.
+  const parseJson = fastify.getDefaultJsonParser(
+    fastify.initialConfig.onProtoPoisoning ?? 'error', fastify.initialConfig.onConstructorPoisoning ?? 'error')
+  fastify.removeContentTypeParser('application/json')
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, body as string, (err, value) => {
+      if (err !== null) done(err, undefined)
+      else if (nestsDeeperThan(value, MAX_JSON_DEPTH)) done(validationError(`Request body is nested too deeply: at most ${MAX_JSON_DEPTH} levels of objects and arrays`), undefined)
+      else done(null, value)
+    })
+  })
 }, { name: 'validation' })

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { Page } from '../db/paging.js'
 import type { Database } from '../db/types.js'
 import type { Scope } from '../domain/scopes.js'
+import { sendWrite } from '../plugins/idempotency.js'
 import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses, type Paging } from '../schemas/common.js'
 
 /** What a reference-data store offers the HTTP layer; every call is within one account. */
@@ -79,8 +80,8 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
         response: { 201: one, ...errorResponses }
       }
     }, async (request, reply) => {
-      const created = await store.create(request.apiKey!.accountId, request.body as Static<C>)
-      return await reply.code(201).send({ data: created })
+      return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body as Static<C>),
+        (created) => ({ status: 201, payload: { data: created } }))
     })
 
     fastify.put(url, {

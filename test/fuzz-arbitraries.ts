@@ -266,3 +266,41 @@ export function toQueryString (query: Record<string, unknown>, repeatKey: string
   const s = params.toString()
   return s === '' ? '' : '?' + s
 }
+
+/**
+ * A body reshaped to stress the parser: one field holding arrays or objects nested `size` levels
+ * deep, or one holding `size` siblings. Built as text, because JSON.stringify itself recurses.
+ */
+export interface BodyShape { kind: 'deep' | 'wide', size: number, container: 'array' | 'object', field: string }
+
+export function bodyShape (properties: Record<string, JsonSchema>): fc.Arbitrary<BodyShape> {
+  const fields = Object.keys(properties)
+  // free-form fields (no type) pass schema validation whatever they hold: the deepest path in
+  const freeForm = fields.filter((f) => { const p = properties[f]!; return p.type === undefined && p.anyOf === undefined && p.$ref === undefined && p.enum === undefined && p.const === undefined })
+  const field = fc.oneof(
+    { weight: freeForm.length === 0 ? 0 : 3, arbitrary: freeForm.length === 0 ? fc.constant('extra') : fc.constantFrom(...freeForm) },
+    { weight: fields.length === 0 ? 0 : 1, arbitrary: fields.length === 0 ? fc.constant('extra') : fc.constantFrom(...fields) },
+    { weight: 1, arbitrary: fc.constant('extra') })
+  return fc.record({
+    kind: fc.constantFrom<BodyShape['kind']>('deep', 'wide'),
+    // around the depth limit most often, then anything up to far past it
+    size: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 41, max: 2_000 }), { weight: 2, arbitrary: fc.integer({ min: 2_001, max: 100_000 }) }),
+    container: fc.constantFrom<BodyShape['container']>('array', 'object'),
+    field
+  })
+}
+
+function shapedValue (shape: BodyShape): string {
+  const { kind, size, container } = shape
+  if (kind === 'deep') return container === 'array' ? '['.repeat(size) + ']'.repeat(size) : '{"a":'.repeat(size) + '0' + '}'.repeat(size)
+  if (container === 'array') return '[' + Array.from({ length: size }, (_, i) => i % 2 === 0 ? String(i) : `{"a":[${i}]}`).join(',') + ']'
+  return '{' + Array.from({ length: size }, (_, i) => `"k${i}":[${i}]`).join(',') + '}'
+}
+
+/** `body` (an object, else `{}`) with `shape.field` replaced by the shaped value, as JSON text. */
+export function shapedJson (body: unknown, shape: BodyShape): string {
+  const rest = body !== null && typeof body === 'object' && !Array.isArray(body) ? { ...(body as Record<string, unknown>) } : {}
+  delete rest[shape.field]
+  const restText = JSON.stringify(rest)
+  return '{' + JSON.stringify(shape.field) + ':' + shapedValue(shape) + (restText === '{}' ? '}' : ',' + restText.slice(1))
+}

@@ -9,7 +9,7 @@ import { testConfig } from '../plugins/config.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 import { SCOPES, type Scope } from '../domain/scopes.js'
 import { createTestAccount, createTestKey, routeTable } from './helper.js'
-import { SchemaArbitraries, sometimes, toQueryString, type JsonSchema } from './fuzz-arbitraries.js'
+import { bodyShape, SchemaArbitraries, shapedJson, sometimes, toQueryString, type BodyShape, type JsonSchema } from './fuzz-arbitraries.js'
 
 // Schema-driven fuzzing of every /api/v1 route, derived from the routes' own schemas, so routes
 // added later are covered without touching this file. Every answer: no 5xx, an X-Request-Id, a
@@ -112,7 +112,7 @@ function describeChange (before: Map<string, string[]>, after: Map<string, strin
 }
 
 type AuthVariant = 'full' | 'other-account' | 'wrong-scope' | 'right-scope' | 'missing' | 'garbage' | 'wrong-scheme'
-type BodyEncoding = 'json' | 'invalid-json' | 'empty' | 'array' | 'text' | 'form' | 'none'
+type BodyEncoding = 'json' | 'invalid-json' | 'empty' | 'array' | 'text' | 'form' | 'none' | 'shaped'
 
 interface FuzzRequest {
   auth: AuthVariant
@@ -120,6 +120,8 @@ interface FuzzRequest {
   repeatKey: string | null
   body: unknown
   encoding: BodyEncoding
+  /** for encoding 'shaped': the deep or wide field put into the body */
+  shape: BodyShape
   idempotencyKey: string | null
 }
 
@@ -208,8 +210,9 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
       repeatKey: sometimes(fc.constantFrom(...Object.keys(query?.properties ?? { id: {} })), 1, 15),
       body: bodyArb,
       encoding: hasBody
-        ? fc.oneof({ weight: 16, arbitrary: fc.constant<BodyEncoding>('json') }, { weight: 1, arbitrary: fc.constantFrom<BodyEncoding>('invalid-json', 'empty', 'array', 'text', 'form', 'none') })
-        : fc.oneof({ weight: 10, arbitrary: fc.constant<BodyEncoding>('none') }, { weight: 1, arbitrary: fc.constantFrom<BodyEncoding>('json', 'invalid-json') }),
+        ? fc.oneof({ weight: 16, arbitrary: fc.constant<BodyEncoding>('json') }, { weight: 3, arbitrary: fc.constant<BodyEncoding>('shaped') }, { weight: 1, arbitrary: fc.constantFrom<BodyEncoding>('invalid-json', 'empty', 'array', 'text', 'form', 'none') })
+        : fc.oneof({ weight: 10, arbitrary: fc.constant<BodyEncoding>('none') }, { weight: 1, arbitrary: fc.constantFrom<BodyEncoding>('json', 'invalid-json', 'shaped') }),
+      shape: bodyShape(route.schema.body?.properties ?? {}),
       idempotencyKey: sometimes(fc.oneof(fc.uuid(), fc.string({ maxLength: 300 })), 1, 8)
     })
 
@@ -220,6 +223,8 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
       else if (req.auth === 'wrong-scheme') headers.authorization = `Basic ${key}`
       else if (req.auth !== 'missing') headers.authorization = `Bearer ${key}`
       if (req.idempotencyKey !== null) headers['idempotency-key'] = req.idempotencyKey
+      // the key's fingerprint walks the whole body: the likeliest place for depth to hurt
+      else if (req.encoding === 'shaped') headers['idempotency-key'] = `shaped-${requests}`
       let payload: string | undefined
       switch (req.encoding) {
         case 'json': headers['content-type'] = 'application/json'; payload = JSON.stringify(req.body ?? {}); break
@@ -228,6 +233,7 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
         case 'array': headers['content-type'] = 'application/json'; payload = JSON.stringify([req.body]); break
         case 'text': headers['content-type'] = 'text/plain'; payload = JSON.stringify(req.body ?? {}); break
         case 'form': headers['content-type'] = 'application/x-www-form-urlencoded'; payload = 'name=form&active=1'; break
+        case 'shaped': headers['content-type'] = 'application/json'; payload = shapedJson(req.body, req.shape); break
         case 'none': break
       }
       return { method: route.method as InjectOptions['method'], url: route.url + toQueryString(req.query, req.repeatKey), headers, payload }
@@ -239,7 +245,7 @@ t.test('schema-driven fuzzing of every /api/v1 route', async (t) => {
       const res = await app.inject(options)
       requests++
       statusCounts.set(res.statusCode, (statusCounts.get(res.statusCode) ?? 0) + 1)
-      const where = () => `${options.method} ${options.url?.toString().slice(0, 300)} [auth ${req.auth}, ${req.encoding}] body ${abbreviate(req.body)} → ${res.statusCode} ${res.body.slice(0, 300)}`
+      const where = () => `${options.method} ${options.url?.toString().slice(0, 300)} [auth ${req.auth}, ${req.encoding}${req.encoding === 'shaped' ? ' ' + JSON.stringify(req.shape) : ''}] body ${abbreviate(req.body)} → ${res.statusCode} ${res.body.slice(0, 300)}`
       if (res.statusCode >= 500) throw new Error(`5xx: ${where()}`)
       if (typeof res.headers['x-request-id'] !== 'string') throw new Error(`no X-Request-Id: ${where()}`)
       if (route.method !== 'HEAD') {

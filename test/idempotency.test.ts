@@ -1,6 +1,10 @@
 import t from 'tap'
 import { IdempotencyStore, IDEMPOTENCY_TTL_MS } from '../db/idempotency.js'
-import { buildTestApp, call, createTestAccount, createTestKey } from './helper.js'
+import Fastify from 'fastify'
+import rootPlugin, { serverOptions } from '../app.js'
+import { writeTransaction } from '../db/write-transaction.js'
+import { testConfig } from '../plugins/config.js'
+import { buildTestApp, call, createTestAccount, createTestKey, routeTable } from './helper.js'
 import { createFencedLocation, events, insertWorker } from './time-fixtures.js'
 
 const clock = (body: Record<string, unknown>, key: string) => ({ method: 'POST' as const, url: '/api/v1/clock.php', payload: body, headers: { 'idempotency-key': key } })
@@ -107,29 +111,114 @@ t.test('generic: applies to every POST (locations), not to PUT', async (t) => {
   t.equal(put.statusCode, 200, 'PUT ignores the header')
 })
 
-t.test('in progress, stale pending, expiry and purge', async (t) => {
+t.test('concurrent retries wait and replay; a pending row of an older version is taken over; expiry and purge', async (t) => {
   const app = await buildTestApp(t)
   const acct = await createTestAccount(app)
   const w = await insertWorker(app.db, acct.id)
   const store = new IdempotencyStore(app.db)
   const apiKeyId = (await app.db.selectFrom('api_keys').select('id').where('account_id', '=', acct.id).executeTakeFirstOrThrow()).id
-  // a request with the same key still running (claimed, not completed) → 409 in progress
-  const res0 = await call(app, acct.key, clock({ worker_id: w, action: 'in' }, 'p1'))
+
+  // the same request twice at once: one does the work, the other replays it once it committed
+  const both = await Promise.all([1, 2].map(async () => await call(app, acct.key, clock({ worker_id: w, action: 'in' }, 'p1'))))
+  t.same(both.map((r) => r.statusCode), [201, 201])
+  t.equal(both.filter((r) => r.headers['idempotent-replayed'] === 'true').length, 1, 'one ran, one replayed')
+  t.equal(both[0]!.body, both[1]!.body)
+  t.equal(await count(app, 'time_entries'), 1)
+
+  // older versions claimed a key in its own transaction before the work; a claim they never
+  // completed is not a response, so the key is free at once
   const fp = (await app.db.selectFrom('idempotency_keys').select('fingerprint').where('idempotency_key', '=', 'p1').executeTakeFirstOrThrow()).fingerprint
-  t.equal(res0.statusCode, 201)
-  const pending = await store.claim(apiKeyId, 'p2', fp)
-  t.equal(pending.kind, 'claimed')
-  const busy = await call(app, acct.key, clock({ worker_id: w, action: 'in' }, 'p2'))
-  t.equal(busy.statusCode, 409)
-  t.equal(busy.json().code, 'idempotency_key_in_progress')
-  // a pending row left by a crashed process is taken over after a minute
-  t.equal((await store.claim(apiKeyId, 'p2', fp, Date.now() + 61_000)).kind, 'claimed')
+  await app.db.insertInto('idempotency_keys').values({
+    api_key_id: apiKeyId, idempotency_key: 'p2', fingerprint: fp, state: 'pending', response_status: null, response_body: null, created_at: new Date().toISOString().slice(0, 19) + 'Z', expires_at: '2999-01-01T00:00:00Z'
+  }).execute()
+  const out = await call(app, acct.key, clock({ worker_id: w, action: 'out' }, 'p2'))
+  t.equal(out.statusCode, 200, 'the pending key is taken over without waiting')
+  t.notOk(out.headers['idempotent-replayed'])
 
   // expiry: after 24 h the key is free again, and the purge removes it
-  t.equal((await store.claim(apiKeyId, 'p1', fp)).kind, 'replay')
-  t.equal((await store.claim(apiKeyId, 'p1', 'other')).kind, 'mismatch')
-  t.equal((await store.claim(apiKeyId, 'p1', 'other', Date.now() + IDEMPOTENCY_TTL_MS + 1000)).kind, 'claimed', 'expired: reusable')
+  t.equal((await store.find(apiKeyId, 'p1'))?.fingerprint, fp)
+  t.equal(await store.find(apiKeyId, 'p1', Date.now() + IDEMPOTENCY_TTL_MS + 1000), undefined, 'expired: reusable')
   const purged = await store.purgeExpired(Date.now() + 2 * IDEMPOTENCY_TTL_MS + 120_000)
   t.equal(purged, 2)
   t.equal(await count(app, 'idempotency_keys'), 0)
+})
+
+/** A valid POST for each POST route; the test below fails for a POST route missing here. */
+const POSTS: Array<{ url: string, query?: string, body: (ids: { worker: number, location: number, webhook: number }) => Record<string, unknown> | undefined }> = [
+  { url: '/api/v1/locations.php', body: () => ({ name: 'Keyed depot' }) },
+  { url: '/api/v1/workers.php', body: () => ({ first_name: 'Key', last_name: 'Ed' }) },
+  { url: '/api/v1/departments.php', body: () => ({ name: 'Keyed' }) },
+  { url: '/api/v1/cost-codes.php', body: () => ({ code: 'KEY', name: 'Keyed' }) },
+  { url: '/api/v1/shifts.php', body: ({ location }) => ({ location_id: location, start_time: '2026-02-02T08:00:00Z', end_time: '2026-02-02T12:00:00Z' }) },
+  { url: '/api/v1/clock.php', body: ({ worker }) => ({ worker_id: worker, action: 'in' }) },
+  { url: '/api/v1/webhooks.php', body: () => ({ url: 'https://hooks.example.com/keyed', events: ['clock_in'] }) },
+  { url: '/api/v1/webhooks.php', query: 'action=ping&id=', body: () => undefined },
+  { url: '/api/v1/documents.php', body: ({ worker }) => ({ worker_id: worker, type: 'Forklift licence', expires_on: '2030-01-01' }) },
+  // inactive, so that it gates no clock-in above
+  { url: '/api/v1/surveys.php', body: () => ({ name: 'Keyed survey', active: false, questions: [{ id: 'fit', text: 'Fit for work?', type: 'yes_no', accept: [true] }] }) }
+]
+
+/** Rows in every table: what a request wrote, whether or not the API shows it. */
+function rowCounts (app: Awaited<ReturnType<typeof buildTestApp>>): Record<string, number> {
+  const tables = (app.sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%'").all() as Array<{ name: string }>).map((r) => r.name)
+  return Object.fromEntries(tables.map((name) => [name, (app.sqlite.prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n]))
+}
+
+t.test('every POST route stores its response with its work: both commit or neither does', async (t) => {
+  const app = await buildTestApp(t)
+  const acct = await createTestAccount(app)
+  const worker = await insertWorker(app.db, acct.id)
+  const location = (await call(app, acct.key, { method: 'POST', url: '/api/v1/locations.php', payload: { name: 'Base' } })).json().data.id as number
+  const webhook = (await call(app, acct.key, { method: 'POST', url: '/api/v1/webhooks.php', payload: { url: 'https://hooks.example.com/base', events: ['*'] } })).json().data.id as number
+  const ids = { worker, location, webhook }
+
+  const posts = routeTable(app).filter((r) => r.method === 'POST' && r.url.startsWith('/api/v1/') && r.scope !== undefined && r.scope !== 'public')
+  for (const route of posts) t.ok(POSTS.some((p) => p.url === route.url), `POST ${route.url} has a sample request here`)
+
+  for (const [i, post] of POSTS.entries()) {
+    const request = {
+      method: 'POST' as const,
+      url: post.url + (post.query === undefined ? '' : `?${post.query}${webhook}`),
+      headers: { 'idempotency-key': `every-${i}` },
+      ...(post.body(ids) === undefined ? {} : { payload: post.body(ids) })
+    }
+    // storing the response fails: the work must roll back with it
+    const before = rowCounts(app)
+    app.sqlite.exec("create temp trigger refuse_new_response before insert on idempotency_keys when new.response_body is not null begin select raise(abort, 'injected: storage full'); end;" +
+      "create temp trigger refuse_added_response before update of response_body on idempotency_keys begin select raise(abort, 'injected: storage full'); end")
+    const failed = await call(app, acct.key, request)
+    app.sqlite.exec('drop trigger refuse_new_response; drop trigger refuse_added_response')
+    t.equal(failed.statusCode, 500, `${request.url}: the request fails when its response cannot be stored`)
+    t.same(rowCounts(app), before, `${request.url}: and its work rolled back with it`)
+
+    const first = await call(app, acct.key, request)
+    t.ok(first.statusCode >= 200 && first.statusCode < 300, `${request.url}: ${first.statusCode} ${first.body.slice(0, 200)}`)
+    t.notOk(first.headers['idempotent-replayed'])
+    const afterFirst = rowCounts(app)
+    const again = await call(app, acct.key, request)
+    t.equal(again.statusCode, first.statusCode, `${request.url}: replayed status`)
+    t.equal(again.body, first.body, `${request.url}: replayed body`)
+    t.equal(again.headers['idempotent-replayed'], 'true')
+    t.same(rowCounts(app), afterFirst, `${request.url}: the replay wrote nothing`)
+  }
+})
+
+t.test('a POST route that answers without storing its response fails loudly', async (t) => {
+  const config = testConfig()
+  const app = Fastify(serverOptions(config))
+  await app.register(rootPlugin, { config })
+  await app.register(async (api) => {
+    api.post('/api/v1/forgetful.php', { config: { scope: 'full' } }, async (request, reply) => {
+      await writeTransaction(api.db, async (trx) => await trx.insertInto('events').values({ account_id: request.apiKey!.accountId, type: 'ping', payload: '{}', created_at: '2026-01-01T00:00:00Z', dispatched_at: null }).execute())
+      return await reply.code(201).send({ data: { ok: true } })
+    })
+  })
+  await app.ready()
+  t.after(async () => { await app.close() })
+  const acct = await createTestAccount(app)
+  const res = await call(app, acct.key, { method: 'POST', url: '/api/v1/forgetful.php', payload: {}, headers: { 'idempotency-key': 'forgot' } })
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'internal_error')
+  const plain = await call(app, acct.key, { method: 'POST', url: '/api/v1/forgetful.php', payload: {} })
+  t.equal(plain.statusCode, 201, 'without a key there is nothing to store')
 })

@@ -20,7 +20,7 @@ export async function seedDatabaseFile (file: string): Promise<{ accountId: numb
 export interface HttpResult { status: number, headers: Record<string, string | string[] | undefined>, body: string }
 
 /** One HTTP request over a fresh socket (no keep-alive), so a SIGKILL shows as a socket error. */
-export async function httpCall (base: string, options: { method?: string, path: string, key?: string, body?: unknown, timeoutMs?: number }): Promise<HttpResult> {
+export async function httpCall (base: string, options: { method?: string, path: string, key?: string, body?: unknown, headers?: Record<string, string>, timeoutMs?: number }): Promise<HttpResult> {
   const url = new URL(options.path, base)
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
   return await new Promise<HttpResult>((resolve, reject) => {
@@ -29,6 +29,7 @@ export async function httpCall (base: string, options: { method?: string, path: 
       agent: false,
       headers: {
         connection: 'close',
+        ...options.headers,
         ...(options.key === undefined ? {} : { authorization: `Bearer ${options.key}` }),
         ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) })
       },

@@ -1,11 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ClockStore } from '../../../db/clock.js'
-import { ApiError } from '../../../domain/errors.js'
+import { sendWrite } from '../../../plugins/idempotency.js'
 import { NoQuery, OneResponse, errorResponses } from '../../../schemas/common.js'
 import { ClockBody, TimeEntry } from '../../../schemas/time.js'
-
-/** refusals that write their event (and any survey response) before answering */
-const RECORDED_REFUSALS = new Set(['geofence_refused', 'blocked_by_survey'])
 
 const clock: FastifyPluginAsyncTypebox = async (fastify) => {
   const store = new ClockStore(fastify.db)
@@ -24,14 +21,8 @@ const clock: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: OneResponse(TimeEntry), 201: OneResponse(TimeEntry), ...errorResponses }
     }
   }, async (request, reply) => {
-    try {
-      const result = await store.clock(request.apiKey!.accountId, request.body)
-      return await reply.code(result.status).send({ data: result.entry })
-    } catch (err) {
-      // a refusal that recorded its event is replayed, not repeated, on a retry with the same key
-      if (err instanceof ApiError && RECORDED_REFUSALS.has(err.code)) request.keepIdempotentError = true
-      throw err
-    }
+    return await sendWrite(request, reply, async () => await store.clock(request.apiKey!.accountId, request.body),
+      (result) => ({ status: result.status, payload: { data: result.entry } }))
   })
 }
 

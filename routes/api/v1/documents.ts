@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DocumentStore } from '../../../db/documents.js'
+import { sendWrite } from '../../../plugins/idempotency.js'
 import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses } from '../../../schemas/common.js'
 import { Document, DocumentCreate, DocumentQuery, DocumentUpdate } from '../../../schemas/documents.js'
 
@@ -37,7 +38,8 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: OneResponse(Document), ...errorResponses }
     }
   }, async (request, reply) => {
-    return await reply.code(201).send({ data: await store.create(request.apiKey!.accountId, request.body) })
+    return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body),
+      (created) => ({ status: 201, payload: { data: created } }))
   })
 
   fastify.put('/documents.php', {

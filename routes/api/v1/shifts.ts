@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ShiftStore } from '../../../db/shifts.js'
+import { sendWrite } from '../../../plugins/idempotency.js'
 import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses } from '../../../schemas/common.js'
 import { Shift, ShiftCreate, ShiftQuery, ShiftUpdate } from '../../../schemas/shifts.js'
 
@@ -34,7 +35,8 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: OneResponse(Shift), ...errorResponses }
     }
   }, async (request, reply) => {
-    return await reply.code(201).send({ data: await store.create(request.apiKey!.accountId, request.body) })
+    return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body),
+      (created) => ({ status: 201, payload: { data: created } }))
   })
 
   fastify.put('/shifts.php', {

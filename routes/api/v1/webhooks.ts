@@ -3,6 +3,7 @@ import { requireCreateBody, WebhookStore } from '../../../db/webhooks.js'
 import { insufficientScope, validationError } from '../../../domain/errors.js'
 import { missingSubscriptionScope } from '../../../domain/event-scopes.js'
 import type { KeyGrant } from '../../../domain/scopes.js'
+import { sendWrite } from '../../../plugins/idempotency.js'
 import { IdQuery, OneResponse, errorResponses, parseQueryBoolean } from '../../../schemas/common.js'
 import {
   PingAccepted, SUBSCRIBABLE_EVENTS, Webhook, WebhookCreate, WebhookCreated, WebhookOneOrList, WebhookPostQuery, WebhookQuery, WebhookUpdate
@@ -53,14 +54,14 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
     if (action === 'ping') {
       if (id === undefined) throw validationError('Missing required query parameter: id (the webhook to ping)')
       if (request.body !== null && request.body !== undefined) throw validationError('A ping takes no request body')
-      const eventId = await store.ping(accountId, id)
-      return await reply.code(202).send({ data: { event_id: eventId, subscription_id: id, event: 'ping' as const } })
+      return await sendWrite(request, reply, async () => await store.ping(accountId, id),
+        (eventId) => ({ status: 202, payload: { data: { event_id: eventId, subscription_id: id, event: 'ping' as const } } }))
     }
     if (id !== undefined) throw validationError('Unexpected query parameter id: use PUT to change a webhook, or action=ping to ping it')
     const body = requireCreateBody(request.body)
     requireSubscribable(request.apiKey!.grant, body.events)
-    const created = await store.create(accountId, body)
-    return await reply.code(201).send({ data: created })
+    return await sendWrite(request, reply, async () => await store.create(accountId, body),
+      (created) => ({ status: 201, payload: { data: created } }))
   })
 
   fastify.put('/webhooks.php', {
