@@ -59,6 +59,11 @@ export interface FairLimits {
   perSubscription: number
   /** how many to pick at most */
   total: number
+  /**
+   * the last this many of `total` go only to accounts that hold nothing: however many accounts
+   * hang, one that was idle still finds a slot
+   */
+  reserveForIdle?: number
 }
 
 /** Where the last pick stopped: the next one starts with the following account (and subscription). */
@@ -100,7 +105,9 @@ export function pickFair<T extends FairCandidate> (
     progress = false
     for (const accountId of order) {
       if (picked.length >= limits.total) break
-      if ((accountLoad.get(accountId) ?? 0) >= limits.perAccount) continue
+      const held = accountLoad.get(accountId) ?? 0
+      if (held >= limits.perAccount) continue
+      if (held > 0 && picked.length >= limits.total - (limits.reserveForIdle ?? 0)) continue
       const subscriptions = accounts.get(accountId)!
       const subscriptionOrder = rotateAfter([...subscriptions.keys()].sort((a, b) => a - b), lastSubscription.get(accountId) ?? -1)
       for (const subscriptionId of subscriptionOrder) {

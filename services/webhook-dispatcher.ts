@@ -43,6 +43,8 @@ const PREFETCH = 4
 const DUE_WINDOW_ROWS = 2000
 /** fan-out and pruning transactions per pass: a backlog never holds up the sending for long */
 const BATCHES_PER_PASS = 8
+/** one slot in this many is kept for accounts with nothing in flight, so even several hanging accounts cannot fill them all */
+const RESERVED_FOR_IDLE = 4
 /** how often old deliveries and events are pruned */
 const PRUNE_EVERY_MS = 3_600_000
 
@@ -54,7 +56,7 @@ const PRUNE_EVERY_MS = 3_600_000
  *     (domain/webhook-delivery.ts `pickFair`): round-robin over accounts and their subscriptions,
  *     with at most `accountConcurrency` attempts of one account and `subscriptionConcurrency` of
  *     one subscription in flight, so one account's hanging endpoints hold only their own share of
- *     the `concurrency` slots. 2xx → delivered; anything else → retried with exponential backoff
+ *     the `concurrency` slots, and a quarter of the slots kept for accounts with nothing in flight. 2xx → delivered; anything else → retried with exponential backoff
  *     and jitter until the retry window (24 h) has passed, then failed;
  *  3. pruning: finished deliveries and events older than the retention are deleted, in batches.
  * `start()` runs it on a timer (polling, plus `nudge()` after writes); tests may instead call
@@ -262,7 +264,8 @@ export class WebhookDispatcher {
     const { picked, cursor } = pickFair(candidates, this.#load(false), {
       perAccount: this.#options.accountConcurrency,
       perSubscription: this.#options.subscriptionConcurrency,
-      total: free
+      total: free,
+      reserveForIdle: Math.floor(this.#options.concurrency / RESERVED_FOR_IDLE)
     }, this.#launchCursor)
     if (picked.length === 0) return
     this.#launchCursor = cursor

@@ -62,6 +62,25 @@ t.test("one account's 16 hanging subscriptions do not delay another account's de
   t.equal(hang.open(), 4, 'A holds only its share of the slots (webhooksAccountConcurrency)')
 })
 
+t.test('two accounts with hanging endpoints still leave a slot for a third', async (t) => {
+  // 8 slots, 4 per account, 2 kept for accounts with nothing in flight: A takes 4, C only 2
+  const app = await buildTestApp(t, HANGING)
+  const a = await createTestAccount(app, { name: 'A' })
+  const c = await createTestAccount(app, { name: 'C' })
+  const b = await createTestAccount(app, { name: 'B' })
+  const hang = await hangingServer(t)
+  const r = await receiver(t)
+  for (const account of [a, c]) {
+    for (let i = 0; i < 8; i++) await subscribe(app, account.key, { url: `${hang.url}/${account.id}-${i}`, events: ['*'] })
+    await recordEvent(app.db, account.id, 'clock_in', { who: account.id })
+  }
+  await subscribe(app, b.key, { url: `${r.url}/b`, events: ['clock_in'] })
+  await waitFor(() => hang.open() >= 6, 3000, "A's and C's first attempts")
+  await recordEvent(app.db, b.id, 'clock_in', { who: 'b' })
+  await waitFor(() => r.requests.length === 1, 1000, "B's delivery within 1 s")
+  t.equal(hang.open(), 6, 'the hanging accounts hold 6 of the 8 slots')
+})
+
 t.test('one subscription has at most webhooksSubscriptionConcurrency attempts in flight; its other subscriptions still go', async (t) => {
   const app = await buildTestApp(t, HANGING)
   const a = await createTestAccount(app)
@@ -106,6 +125,10 @@ t.test('pickFair: round-robin over accounts, then over an account\'s subscriptio
   t.same(pickFair(candidates, busy, { perAccount: 3, perSubscription: 2, total: 10 }).picked.map((p) => p.id), [6], 'an account at its limit gets nothing')
   t.same(pickFair(candidates, { byAccount: new Map(), bySubscription: new Map([[10, 2]]) }, { perAccount: 9, perSubscription: 2, total: 10 }).picked.map((p) => p.id),
     [4, 6, 5], 'a subscription at its limit is skipped')
+  const reserved = pickFair(candidates, { byAccount: new Map([[1, 1]]), bySubscription: new Map() }, { perAccount: 9, perSubscription: 9, total: 3, reserveForIdle: 2 })
+  t.same(reserved.picked.map((p) => p.id), [1, 6], 'accounts holding something share only total − reserve; an idle one may take a reserved slot')
+  const reservedBusy = pickFair([c(1, 10, 1), c(1, 10, 2), c(1, 10, 3)], { byAccount: new Map([[1, 1]]), bySubscription: new Map() }, { perAccount: 9, perSubscription: 9, total: 3, reserveForIdle: 2 })
+  t.same(reservedBusy.picked.map((p) => p.id), [1], 'and none at all when only busy accounts are waiting')
 })
 
 t.test('fan-out writes bounded transactions of whole events', async (t) => {
