@@ -4,6 +4,7 @@ import Fastify from 'fastify'
 import rootPlugin, { serverOptions } from '../app.js'
 import { writeTransaction } from '../db/write-transaction.js'
 import { testConfig } from '../plugins/config.js'
+import { NoQuery } from '../schemas/common.js'
 import { buildTestApp, call, createTestAccount, createTestKey, routeTable } from './helper.js'
 import { createFencedLocation, events, insertWorker } from './time-fixtures.js'
 
@@ -208,7 +209,7 @@ t.test('a POST route that answers without storing its response fails loudly', as
   const app = Fastify(serverOptions(config))
   await app.register(rootPlugin, { config })
   await app.register(async (api) => {
-    api.post('/api/v1/forgetful.php', { config: { scope: 'full' } }, async (request, reply) => {
+    api.post('/api/v1/forgetful.php', { config: { scope: 'full' }, schema: { querystring: NoQuery } }, async (request, reply) => {
       await writeTransaction(api.db, async (trx) => await trx.insertInto('events').values({ account_id: request.apiKey!.accountId, type: 'ping', payload: '{}', created_at: '2026-01-01T00:00:00Z', dispatched_at: null }).execute())
       return await reply.code(201).send({ data: { ok: true } })
     })

@@ -18,6 +18,7 @@ t.test('an unknown query parameter is 400 validation_error on every method of ev
   const worker = await post('/api/v1/workers.php', { first_name: 'Ada', last_name: 'Lovelace', location_id: location })
   const shift = await post('/api/v1/shifts.php', { location_id: location, start_time: '2030-01-01T08:00:00Z', end_time: '2030-01-01T16:00:00Z' })
   const webhook = await post('/api/v1/webhooks.php', { url: 'https://hooks.example.com/a', events: ['ping'] })
+  const survey = await post('/api/v1/surveys.php', { name: 'Fit', active: false, questions: [{ id: 'fit', text: 'Fit?', type: 'yes_no', accept: [true] }] })
   const document = await post('/api/v1/documents.php', { worker_id: worker, type: 'Forklift licence' })
 
   // a request each route would carry out without the unknown parameter (checked below), so the
@@ -38,6 +39,8 @@ t.test('an unknown query parameter is 400 validation_error on every method of ev
     'POST /api/v1/webhooks.php': { body: { url: 'https://hooks.example.com/b', events: ['ping'] } },
     'PUT /api/v1/webhooks.php': { query: `id=${webhook}`, body: { description: 'Changed' } },
     'DELETE /api/v1/webhooks.php': { query: `id=${webhook}` },
+    'POST /api/v1/surveys.php': { body: { name: 'Other', active: false, questions: [{ id: 'ok', text: 'OK?', type: 'yes_no' }] } },
+    'PUT /api/v1/surveys.php': { query: `id=${survey}`, body: { name: 'Changed' } },
     'POST /api/v1/documents.php': { body: { worker_id: worker, type: 'Right to work' } },
     'PUT /api/v1/documents.php': { query: `id=${document}`, body: { notes: 'Changed' } },
     'DELETE /api/v1/documents.php': { query: `id=${document}` },

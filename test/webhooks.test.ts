@@ -15,7 +15,7 @@ t.test('create shows the secret once; reads never show it', async (t) => {
   const app = await buildTestApp(t)
   const account = await createTestAccount(app)
   // subscribing to an event takes the scope that reads its data ('*': all of them)
-  const { key } = await createTestKey(app, account.id, { scopes: ['webhooks:write', 'timesheets:read', 'workers:read', 'shifts:read'] })
+  const { key } = await createTestKey(app, account.id, { scopes: ['webhooks:write', 'timesheets:read', 'workers:read', 'shifts:read', 'documents:read'] })
 
   const created = await call(app, key, {
     method: 'POST', url: '/api/v1/webhooks.php',
@@ -253,7 +253,7 @@ t.test('a key may subscribe only to events whose data it could read', async (t) 
   const account = await createTestAccount(app)
   const writeOnly = (await createTestKey(app, account.id, { scopes: ['webhooks:write'] })).key
   const workers = (await createTestKey(app, account.id, { scopes: ['webhooks:write', 'workers:read'] })).key
-  const reader = (await createTestKey(app, account.id, { scopes: ['webhooks:write', 'workers:read', 'timesheets:read', 'shifts:read'] })).key
+  const reader = (await createTestKey(app, account.id, { scopes: ['webhooks:write', 'workers:read', 'timesheets:read', 'shifts:read', 'documents:read'] })).key
   const subscribe = async (key: string, events: string[]) =>
     await call(app, key, { method: 'POST', url: '/api/v1/webhooks.php', payload: { url: URL_OK, events } })
 
