@@ -1,5 +1,7 @@
 import t from 'tap'
-import { buildTestApp, routeTable } from './helper.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT, buildTestApp, routeTable } from './helper.js'
 import { ERROR_CODES } from '../domain/error-codes.js'
 import { SCOPES } from '../domain/scopes.js'
 import { EVENT_TYPES } from '../db/events.js'
@@ -141,4 +143,9 @@ t.test('/docs: an interactive page whose assets are served by this server', asyn
   const json = await app.inject({ url: '/docs/json' })
   t.equal(json.statusCode, 200)
   t.same(json.json().paths, (await app.inject({ url: '/api/v1/openapi.json' })).json().paths, 'the page shows the same document')
+})
+
+t.test('docs/api.md lists every error code of the catalogue', async (t) => {
+  const page = readFileSync(join(ROOT, 'docs/api.md'), 'utf8')
+  for (const [code, { status }] of Object.entries(ERROR_CODES)) t.match(page, `| ${status} | \`${code}\` |`, `${code} (${status})`)
 })
