@@ -34,7 +34,10 @@ export default fp(async function openapiPlugin (fastify) {
     uiConfig: { docExpansion: 'list', deepLinking: true, url: '/api/v1/openapi.json', persistAuthorization: false } as Record<string, unknown>,
     staticCSP: true,
     // served over plain http on a LAN host name, upgrade-insecure-requests would make the browser
-    // fetch the page's own scripts over https, which is not there: the page stayed blank
-    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, '')
+    // fetch the page's own scripts over https, which is not there: the page stayed blank. Swagger
+    // UI sets one inline style at run time; styles cannot run code, so inline ones are allowed.
+    transformStaticCSP: (header) => header
+      .replace(/\s*upgrade-insecure-requests;?/, '')
+      .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
   })
 }, { name: 'openapi', dependencies: ['auth'] })
