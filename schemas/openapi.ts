@@ -137,6 +137,14 @@ function errorResponse (status: number, codes: ErrorCode[], authenticated: boole
   }
 }
 
+/** "OK: `WorkerOne` or `WorkerList`", from the schemas a success answer refers to. */
+function describeSuccess (status: string, response: Json): string {
+  const names = [...JSON.stringify(response.content ?? {}).matchAll(/"#\/components\/schemas\/(\w+)"/g)].map((m) => `\`${m[1]!}\``)
+  const unique = [...new Set(names)]
+  const text = STATUS_CODES[Number(status)] ?? 'Success'
+  return unique.length === 0 ? text : `${text}: ${unique.join(' or ')}`
+}
+
 /** One operation's responses: its success answers, then each error status with its codes. */
 function finishResponses (operation: Json, method: string): void {
   const responses = (operation.responses ?? {}) as Json
@@ -149,7 +157,7 @@ function finishResponses (operation: Json, method: string): void {
     const headers: Json = { 'X-Request-Id': header('X-Request-Id') }
     if (authenticated) for (const name of ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']) headers[name] = header(name)
     if (authenticated && method === 'post') headers['Idempotent-Replayed'] = header('Idempotent-Replayed')
-    const description = response.description === 'Default Response' ? STATUS_CODES[Number(status)] ?? 'Success' : response.description
+    const description = response.description === 'Default Response' ? describeSuccess(status, response) : response.description
     finished[status] = { ...response, description, headers }
   }
   const byStatus = new Map<number, ErrorCode[]>()

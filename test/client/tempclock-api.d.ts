@@ -1359,7 +1359,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `TimeEntryOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1373,7 +1373,7 @@ export interface operations {
                     "application/json": components["schemas"]["TimeEntryOne"];
                 };
             };
-            /** @description Created */
+            /** @description Created: `TimeEntryOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1544,7 +1544,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `CostCodeOne` or `CostCodeList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1675,7 +1675,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `CostCodeOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1843,7 +1843,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: `CostCodeOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2012,7 +2012,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `DepartmentOne` or `DepartmentList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2143,7 +2143,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `DepartmentOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2298,7 +2298,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: `DepartmentOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2469,7 +2469,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `LocationOne` or `LocationList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2601,7 +2601,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `LocationOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2762,7 +2762,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: `LocationOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2921,7 +2921,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `OnSiteNow` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3047,7 +3047,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `ShiftOne` or `ShiftList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3178,7 +3178,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `ShiftOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3351,7 +3351,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: `ShiftOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3513,7 +3513,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `ShiftOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3678,7 +3678,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `TimeEntryOne` or `TimeEntryList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3807,7 +3807,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `WebhookDetailOne` or `WebhookList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3938,7 +3938,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `WebhookOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4102,7 +4102,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: `WebhookCreatedOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4116,7 +4116,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookCreatedOne"];
                 };
             };
-            /** @description Accepted */
+            /** @description Accepted: `PingAccepted` */
             202: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4278,7 +4278,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `WebhookOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4439,7 +4439,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
+            /** @description OK: `WorkerOne` or `WorkerList` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4571,7 +4571,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
+            /** @description OK: `WorkerOne` */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4743,7 +4743,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: `WorkerOne` */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
