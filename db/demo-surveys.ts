@@ -4,14 +4,14 @@ import { judgeAnswers, type Answer } from '../domain/surveys.js'
 import { toIsoSeconds } from '../domain/time.js'
 
 /**
- * A fit-for-work survey at the first demo site, and what it has seen today: the people on site
+ * A fit-for-work survey at the last demo site (Birmingham; the OpenAPI examples clock in at Leeds), and what it has seen today: the people on site
  * there passed it when they clocked in (their entries point at their responses), and one
  * colleague who answered "not fit" was blocked. Answers are judged by the same rule as a live
  * clock-in. Run after seedTime, which puts people on site.
  */
 export async function seedSurveys (ctx: DemoContext): Promise<void> {
   const { trx, account } = ctx
-  const site = ctx.locations[0]!
+  const site = ctx.locations[ctx.locations.length - 1]!
   const survey = await new SurveyStore(trx).createIn(trx, account.id, {
     name: 'Fit for work',
     location_ids: [site.id],

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ApiError } from '../domain/errors.js'
+import type { ErrorCode } from '../domain/error-codes.js'
 import { redactKeys } from '../domain/redact.js'
 import { ErrorResponse } from '../schemas/common.js'
 
@@ -85,11 +86,11 @@ export function toApiError (err: FastifyError | ApiError | Error): ApiError {
   return new ApiError(500, 'internal_error', 'Internal server error')
 }
 
-const CLIENT_ERRORS: Record<string, { status: number, code: string, message: string }> = {
+const CLIENT_ERRORS: Record<string, { status: number, code: ErrorCode, message: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request was not received in time' },
   HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large' }
 }
-const MALFORMED = { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP' }
+const MALFORMED: { status: number, code: ErrorCode, message: string } = { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP' }
 
 /**
  * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses before Fastify sees it

@@ -1,61 +1,43 @@
 import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { SCOPES, type RouteScope } from '../domain/scopes.js'
+import { DOCUMENT_BASE, documentRoute, finishDocument } from '../schemas/openapi.js'
 import { GUARDED_PREFIX } from './auth.js'
+import { NEVER_SHED } from './under-pressure.js'
 
-function describeScope (scope: RouteScope): string {
-  if (scope === 'public') return 'No authentication.'
-  if (scope === 'full') return 'Requires a full-access key (a key with no scopes).'
-  return `Requires scope \`${scope}\` (or a full-access key).`
-}
-
-// The reference is generated from the route schemas; each operation shows its scope both as an
-// OpenAPI 3.1 security requirement and as `x-scope`. Only the API is documented.
+// The reference is generated from the route schemas (schemas/openapi.ts adds scopes, error
+// statuses, headers, named schemas and webhooks). Only the API and the health checks are shown.
 export default fp(async function openapiPlugin (fastify) {
+  // a generated client names its methods after operationIds: every documented operation has one
+  fastify.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(GUARDED_PREFIX) || route.schema?.hide === true || route.method === 'HEAD') return
+    if (route.schema?.operationId === undefined) {
+      throw new Error(`route ${String(route.method)} ${route.url} has no schema.operationId: the OpenAPI document needs one per operation`)
+    }
+  })
+
   await fastify.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'TempClock API',
-        version: '1.1.0',
-        description: 'Workforce time-clock API, wire-compatible with TempClock API v1.1. ' +
-          'Authenticate with `Authorization: Bearer tc_live_…`. Scopes: ' + SCOPES.join(', ') +
-          '; a key with no scopes has full access.'
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An operator-issued key: tc_live_ + 40 hex characters' }
-        }
-      },
-      tags: [
-        { name: 'Reference data', description: 'Workers, locations, departments, cost codes' },
-        { name: 'Time', description: 'Clock events, timesheets, shifts' },
-        { name: 'Documents', description: "Workers' compliance documents and their expiry" },
-        { name: 'Webhooks' },
-        { name: 'Meta' }
-      ]
-    },
+    openapi: DOCUMENT_BASE,
     hideUntagged: false,
     // name shared schemas by their $id in components/schemas
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` },
     transform: ({ schema, url, route }) => {
-      const hidden = !url.startsWith(GUARDED_PREFIX)
-      const scope = route.config?.scope
-      if (schema === undefined || scope === undefined) return { schema: { ...schema, hide: hidden }, url }
-      const documented: Record<string, unknown> = {
-        ...schema,
-        hide: hidden || (schema as { hide?: boolean }).hide === true,
-        description: [(schema as { description?: string }).description, describeScope(scope)].filter(Boolean).join('\n\n'),
-        'x-scope': scope
-      }
-      if (scope !== 'public') documented.security = [{ bearerAuth: scope === 'full' ? [] : [scope] }]
-      return { schema: documented as typeof schema, url }
-    }
+      const methods = Array.isArray(route.method) ? route.method : [route.method]
+      const facts = { method: methods[0] ?? 'GET', url, scope: route.config?.scope, sheds: !NEVER_SHED.has(url) }
+      return { schema: documentRoute(schema ?? {}, facts) as typeof schema, url }
+    },
+    transformObject: (document) => finishDocument(('openapiObject' in document ? document.openapiObject : {}) as Record<string, unknown>)
   })
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true, url: '/api/v1/openapi.json' } as Record<string, unknown>,
-    staticCSP: true
+    theme: { title: 'TempClock API reference' },
+    uiConfig: { docExpansion: 'list', deepLinking: true, url: '/api/v1/openapi.json', persistAuthorization: false } as Record<string, unknown>,
+    staticCSP: true,
+    // served over plain http on a LAN host name, upgrade-insecure-requests would make the browser
+    // fetch the page's own scripts over https, which is not there: the page stayed blank. Swagger
+    // UI sets one inline style at run time; styles cannot run code, so inline ones are allowed.
+    transformStaticCSP: (header) => header
+      .replace(/\s*upgrade-insecure-requests;?/, '')
+      .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
   })
-}, { name: 'openapi' })
+}, { name: 'openapi', dependencies: ['auth'] })

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { ApiError } from '../domain/errors.js'
 
 /** Requests that are never shed: liveness must stay cheap and truthful under load. */
-const NEVER_SHED = new Set(['/health'])
+export const NEVER_SHED: ReadonlySet<string> = new Set(['/health'])
 
 // Sheds load before any work is done (the check is a global onRequest hook, so it runs before
 // authentication): when the event loop lags or memory passes its limit, a request gets

@@ -6,12 +6,25 @@ import { errorResponses } from '../schemas/common.js'
 // Liveness and readiness for load balancers: no key, no rate limit.
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/health', {
-    schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ok') }) } }
+    schema: {
+      operationId: 'getHealth',
+      tags: ['Meta'],
+      summary: 'Liveness: the process answers',
+      description: 'Never shed under load, so a busy server is not restarted for being busy.',
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process is alive' }) }
+    }
   }, async () => ({ status: 'ok' as const }))
 
   const ping = fastify.sqlite.prepare('select 1')
   fastify.get('/ready', {
-    schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ready') }), ...errorResponses } }
+    schema: {
+      operationId: 'getReady',
+      tags: ['Meta'],
+      summary: 'Readiness: the database answers',
+      description: 'Shed under load like the API (503 `overloaded`), so a load balancer sends traffic elsewhere until the server catches up.',
+      response: { 200: Type.Object({ status: Type.Literal('ready') }, { description: 'Ready for traffic' }), ...errorResponses },
+      errors: ['not_ready']
+    }
   }, async () => {
     try {
       ping.get()

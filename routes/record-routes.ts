@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox, Static, TObject, TSchema } from '@fasti
 import type { Kysely } from 'kysely'
 import type { Page } from '../db/paging.js'
 import type { Database } from '../db/types.js'
+import type { ErrorCode } from '../domain/error-codes.js'
 import type { Scope } from '../domain/scopes.js'
 import { sendWrite } from '../plugins/idempotency.js'
 import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses, type Paging } from '../schemas/common.js'
@@ -18,8 +19,11 @@ export interface RecordStore<Rec, Filters, Create, Update> {
 export interface RecordRoutes<R extends TSchema, Q extends TObject, C extends TSchema, U extends TSchema, Filters> {
   /** e.g. '/locations.php' */
   url: string
-  /** the record in the OpenAPI summaries: singular with its article, and plural */
-  name: { one: string, many: string }
+  /**
+   * the record in the OpenAPI summaries (singular with its article, and plural) and in the
+   * operationIds (`get<Plural>`, `create<Singular>`, `update<Singular>`)
+   */
+  name: { one: string, many: string, singular: string, plural: string }
   /** what GET needs; POST and PUT need a full-access key */
   readScope: Scope
   tags: string[]
@@ -30,6 +34,8 @@ export interface RecordRoutes<R extends TSchema, Q extends TObject, C extends TS
   update: U
   /** OpenAPI descriptions of the writes (the webhook event each sends) */
   descriptions?: { create?: string, update?: string }
+  /** error codes a write can answer with beyond auth, validation and 404 (e.g. a uniqueness clash) */
+  writeErrors?: ErrorCode[]
   store: (db: Kysely<Database>) => RecordStore<Static<R>, Filters, Static<C>, Static<U>>
   /** the list filters taken from GET's querystring */
   filters: (query: Static<Q>) => Filters
@@ -44,19 +50,21 @@ export interface RecordRoutes<R extends TSchema, Q extends TObject, C extends TS
 export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSchema, U extends TSchema, Filters> (
   spec: RecordRoutes<R, Q, C, U, Filters>
 ): FastifyPluginAsyncTypebox {
-  const { url, name, readScope, tags, record, query, create, update, descriptions = {} } = spec
+  const { url, name, readScope, tags, record, query, create, update, descriptions = {}, writeErrors = [] } = spec
   // widened to TSchema: the reply types of a generic record do not resolve; the store's types
   // (tied to the schemas in RecordRoutes) are what is checked
   const one: TSchema = OneResponse(record)
-  const oneOrList: TSchema = OneOrListResponse(record)
+  const oneOrList: TSchema = OneOrListResponse(record, record)
   return async (fastify) => {
     const store = spec.store(fastify.db)
 
     fastify.get(url, {
       config: { scope: readScope },
       schema: {
+        operationId: `get${name.plural}`,
         tags,
         summary: `List ${name.many}, or get one with ?id=`,
+        description: 'Without `id`: a page of the list (`{data: [...], pagination}`). With `id`: that record (`{data: {...}}`).',
         querystring: query,
         response: { 200: oneOrList, ...errorResponses }
       }
@@ -72,12 +80,14 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
     fastify.post(url, {
       config: { scope: 'full' },
       schema: {
+        operationId: `create${name.singular}`,
         tags,
         summary: `Create ${name.one}`,
         ...(descriptions.create === undefined ? {} : { description: descriptions.create }),
         querystring: NoQuery,
         body: create,
-        response: { 201: one, ...errorResponses }
+        response: { 201: one, ...errorResponses },
+        errors: ['not_found', ...writeErrors]
       }
     }, async (request, reply) => {
       return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body as Static<C>),
@@ -87,12 +97,14 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
     fastify.put(url, {
       config: { scope: 'full' },
       schema: {
+        operationId: `update${name.singular}`,
         tags,
         summary: `Update ${name.one} (partial)`,
         ...(descriptions.update === undefined ? {} : { description: descriptions.update }),
         querystring: IdQuery,
         body: update,
-        response: { 200: one, ...errorResponses }
+        response: { 200: one, ...errorResponses },
+        errors: ['not_found', ...writeErrors]
       }
     }, async (request) => {
       return { data: await store.update(request.apiKey!.accountId, request.query.id, request.body as Static<U>) }

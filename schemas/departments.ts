@@ -1,14 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, ListQuery, Nullable, QueryBoolean, Timestamp } from './common.js'
+import { ActiveFilter, Id, IdFilter, ListQuery, Nullable, Timestamp, named } from './common.js'
 
-export const Department = Type.Object({
+export const Department = named('Department', Type.Object({
   id: Id,
   name: Type.String(),
-  location_id: Nullable(Id),
+  location_id: Nullable({ ...Id, description: 'the site this department belongs to; null = not tied to one' }),
   active: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type DepartmentRecord = Static<typeof Department>
 
 const writable = {
@@ -17,17 +17,17 @@ const writable = {
   active: Type.Boolean()
 }
 
-export const DepartmentCreate = Type.Object({
+export const DepartmentCreate = named('DepartmentCreate', Type.Object({
   ...Type.Partial(Type.Object(writable)).properties,
   name: writable.name
-}, { additionalProperties: false })
+}, { additionalProperties: false, examples: [{ name: 'Returns', location_id: 1 }] }))
 export type DepartmentCreateBody = Static<typeof DepartmentCreate>
 
-export const DepartmentUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export const DepartmentUpdate = named('DepartmentUpdate', Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1, examples: [{ name: 'Goods In and Returns' }] }))
 export type DepartmentUpdateBody = Static<typeof DepartmentUpdate>
 
 export const DepartmentQuery = Type.Object({
-  id: Type.Optional(Id),
-  active: Type.Optional(QueryBoolean),
+  id: IdFilter,
+  active: ActiveFilter,
   ...ListQuery
 }, { additionalProperties: false })

@@ -1,10 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, ListQuery, Nullable, QueryBoolean, StringEnum, Timestamp } from './common.js'
+import { ActiveFilter, Id, IdFilter, ListQuery, Nullable, StringEnum, Timestamp, named } from './common.js'
 
 export const GEOFENCE_MODES = ['off', 'warn', 'block', 'strict'] as const
 export const LANGUAGES = ['en', 'pl', 'ro', 'lt'] as const
 
-export const Location = Type.Object({
+export const Location = named('Location', Type.Object({
   id: Id,
   name: Type.String(),
   address_line1: Nullable(Type.String()),
@@ -21,7 +21,7 @@ export const Location = Type.Object({
   active: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type LocationRecord = Static<typeof Location>
 
 const text = (max: number) => Nullable(Type.String({ maxLength: max }))
@@ -42,18 +42,21 @@ const writable = {
   active: Type.Boolean()
 }
 
-export const LocationCreate = Type.Object({
+export const LocationCreate = named('LocationCreate', Type.Object({
   ...Type.Partial(Type.Object(writable)).properties,
   name: writable.name
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [{ name: 'Leeds Overflow Yard', city: 'Leeds', postcode: 'LS9 0PS', latitude: 53.7905, longitude: -1.5197, geofence_radius_m: 150, geofence_mode: 'warn', gps_accuracy_threshold: 50 }]
+}))
 export type LocationCreateBody = Static<typeof LocationCreate>
 
-export const LocationUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export const LocationUpdate = named('LocationUpdate', Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1, examples: [{ geofence_mode: 'block', geofence_radius_m: 250 }] }))
 export type LocationUpdateBody = Static<typeof LocationUpdate>
 
 export const LocationQuery = Type.Object({
-  id: Type.Optional(Id),
-  active: Type.Optional(QueryBoolean),
+  id: IdFilter,
+  active: ActiveFilter,
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'matches name, city or postcode' })),
   ...ListQuery
 }, { additionalProperties: false })

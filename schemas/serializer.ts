@@ -11,24 +11,23 @@ function isObject (value: unknown): value is JsonSchema {
 }
 
 /**
- * A `GET x.php` answer is one record (`?id=`) or a list, so its schema says
- * `data: anyOf [record, array of records]` (schemas/common.ts `OneOrListResponse`). fast-json-stringify
- * serializes an anyOf by validating the value against each branch with Ajv, formats included, on
- * every response: a single read paid several microseconds for it and a page of fifty records paid it
- * fifty times. For exactly this shape (an object whose `data` is anyOf one object schema and one
- * array schema) the two branches are compiled separately and the branch is picked by
+ * A `GET x.php` answer is one record (`?id=`) or a list, so its schema is
+ * `anyOf [{data: record}, {data: [record], pagination}]` (schemas/common.ts `OneOrListResponse`).
+ * fast-json-stringify serializes an anyOf by validating the value against each branch with Ajv,
+ * formats included, on every response: a single read paid several microseconds for it and a page of
+ * fifty records paid it fifty times. For exactly this shape (two object branches, one whose `data`
+ * is an object, one whose `data` is an array) the branches are compiled separately and picked by
  * `Array.isArray(value.data)`. The route's schema, and so the OpenAPI document, keeps the anyOf.
  */
 export function splitOneOrList (schema: unknown): { one: JsonSchema, list: JsonSchema } | undefined {
-  if (!isObject(schema) || !isObject(schema.properties)) return undefined
-  const data = schema.properties.data
-  if (!isObject(data) || !Array.isArray(data.anyOf) || data.anyOf.length !== 2) return undefined
-  const branches: unknown[] = data.anyOf
-  const one = branches.find((b) => isObject(b) && b.type === 'object')
-  const list = branches.find((b) => isObject(b) && b.type === 'array')
+  if (!isObject(schema) || !Array.isArray(schema.anyOf) || schema.anyOf.length !== 2) return undefined
+  const branches: unknown[] = schema.anyOf
+  const dataType = (branch: unknown): unknown =>
+    isObject(branch) && isObject(branch.properties) && isObject(branch.properties.data) ? branch.properties.data.type : undefined
+  const one = branches.find((b) => dataType(b) === 'object')
+  const list = branches.find((b) => dataType(b) === 'array')
   if (one === undefined || list === undefined) return undefined
-  const withData = (branch: unknown): JsonSchema => ({ ...schema, properties: { ...(schema.properties as JsonSchema), data: branch } })
-  return { one: withData(one), list: withData(list) }
+  return { one: one as JsonSchema, list: list as JsonSchema }
 }
 
 /** Fastify's own serializer compiler (fast-json-stringify), with one-or-list answers split as above. */

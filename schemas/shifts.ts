@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { CalendarDate, Id, ListQuery, Nullable, StringEnum, Timestamp, TimestampInput } from './common.js'
+import { CalendarDate, Id, IdFilter, IdFilterOf, ListQuery, Nullable, StringEnum, Timestamp, TimestampInput, named } from './common.js'
 
 export const SHIFT_STATUSES = ['draft', 'published'] as const
 
-export const Shift = Type.Object({
+export const Shift = named('Shift', Type.Object({
   id: Id,
   worker_id: Nullable(Type.Integer({ description: 'null = an open shift' })),
   worker_name: Nullable(Type.String()),
@@ -18,7 +18,7 @@ export const Shift = Type.Object({
   notes: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type ShiftRecord = Static<typeof Shift>
 
 const writable = {
@@ -33,23 +33,27 @@ const writable = {
   notes: Nullable(Type.String({ maxLength: 2000 }))
 }
 
-export const ShiftCreate = Type.Object({
+export const ShiftCreate = named('ShiftCreate', Type.Object({
   ...Type.Partial(Type.Object(writable)).properties,
   location_id: writable.location_id,
   start_time: writable.start_time,
   end_time: writable.end_time
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  // an open shift (no worker) never overlaps, so this example works every time it is tried
+  examples: [{ location_id: 1, department_id: 1, start_time: '2030-01-07T08:00:00Z', end_time: '2030-01-07T16:30:00Z', break_minutes: 30, status: 'draft', notes: 'Peak season cover' }]
+}))
 export type ShiftCreateBody = Static<typeof ShiftCreate>
 
-export const ShiftUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export const ShiftUpdate = named('ShiftUpdate', Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1, examples: [{ status: 'published' }] }))
 export type ShiftUpdateBody = Static<typeof ShiftUpdate>
 
 export const ShiftQuery = Type.Object({
-  id: Type.Optional(Id),
-  worker_id: Type.Optional(Id),
-  location_id: Type.Optional(Id),
-  department_id: Type.Optional(Id),
-  status: Type.Optional(StringEnum(SHIFT_STATUSES)),
+  id: IdFilter,
+  worker_id: IdFilterOf('worker'),
+  location_id: IdFilterOf('location'),
+  department_id: IdFilterOf('department'),
+  status: Type.Optional(StringEnum(SHIFT_STATUSES, { description: 'only draft or only published shifts' })),
   start_date: Type.Optional({ ...CalendarDate, description: "first start date, in the account's timezone" }),
   end_date: Type.Optional({ ...CalendarDate, description: "last start date (inclusive), in the account's timezone" }),
   ...ListQuery

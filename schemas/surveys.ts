@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { CalendarDate, Id, ListQuery, Nullable, QueryBoolean, StringEnum, Timestamp } from './common.js'
+import { ActiveFilter, CalendarDate, Id, IdFilter, IdFilterOf, ListQuery, Nullable, QueryBoolean, StringEnum, Timestamp, named } from './common.js'
 
 export const QUESTION_TYPES = ['yes_no', 'choice', 'text'] as const
 /** the longest answer a `text` question takes */
@@ -11,7 +11,7 @@ export const SurveyQuestion = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9_]+$', description: 'a short stable key, e.g. fit_for_work (lower-case letters, digits, _)' }),
   text: Type.String({ minLength: 1, maxLength: 500 }),
   type: StringEnum(QUESTION_TYPES, { description: 'yes_no: true/false · choice: one of `options` · text: free text (at most 1,000 characters)' }),
-  required: Type.Boolean({ default: true }),
+  required: Type.Optional(Type.Boolean({ default: true, description: 'default true' })),
   options: Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 2, maxItems: 50, uniqueItems: true, description: 'the choices of a `choice` question' }))),
   accept: Type.Optional(Nullable(Type.Array(Answer, { minItems: 1, maxItems: 50, description: 'the answers that let the worker clock in (e.g. [true]); null = any answer' })))
 }, {
@@ -24,17 +24,17 @@ export const SurveyQuestion = Type.Object({
 export type SurveyQuestionInput = Static<typeof SurveyQuestion>
 
 /** A question as the API shows it: every field present. */
-export const SurveyQuestionRecord = Type.Object({
+export const SurveyQuestionRecord = named('SurveyQuestion', Type.Object({
   id: Type.String(),
   text: Type.String(),
   type: StringEnum(QUESTION_TYPES),
   required: Type.Boolean(),
   options: Nullable(Type.Array(Type.String())),
   accept: Nullable(Type.Array(Answer))
-})
+}))
 export type SurveyQuestionType = Static<typeof SurveyQuestionRecord>
 
-export const Survey = Type.Object({
+export const Survey = named('Survey', Type.Object({
   id: Id,
   name: Type.String(),
   active: Type.Boolean(),
@@ -42,7 +42,7 @@ export const Survey = Type.Object({
   questions: Type.Array(SurveyQuestionRecord),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type SurveyRecord = Static<typeof Survey>
 
 const writable = {
@@ -52,24 +52,35 @@ const writable = {
   questions: Type.Array(SurveyQuestion, { minItems: 1, maxItems: 50 })
 }
 
-export const SurveyCreate = Type.Object({
+export const SurveyCreate = named('SurveyCreate', Type.Object({
   ...Type.Partial(Type.Object(writable)).properties,
   name: writable.name,
   questions: writable.questions
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  // at Manchester (location 2 of `tempclock demo`); the demo's own survey is at Birmingham
+  examples: [{
+    name: 'PPE check',
+    location_ids: [2],
+    questions: [
+      { id: 'ppe', text: 'Which PPE are you wearing?', type: 'choice', options: ['full', 'partial', 'none'], accept: ['full'] },
+      { id: 'fit_for_work', text: 'Are you fit for work today?', type: 'yes_no', accept: [true] }
+    ]
+  }]
+}))
 export type SurveyCreateBody = Static<typeof SurveyCreate>
 
-export const SurveyUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export const SurveyUpdate = named('SurveyUpdate', Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1, examples: [{ name: 'Fit for work (site induction)' }] }))
 export type SurveyUpdateBody = Static<typeof SurveyUpdate>
 
 export const SurveyQuery = Type.Object({
-  id: Type.Optional(Id),
-  active: Type.Optional(QueryBoolean),
+  id: IdFilter,
+  active: ActiveFilter,
   location_id: Type.Optional({ ...Id, description: 'surveys covering this location (listing it, or account-wide)' }),
   ...ListQuery
 }, { additionalProperties: false })
 
-export const SurveyResponse = Type.Object({
+export const SurveyResponse = named('SurveyResponse', Type.Object({
   id: Id,
   survey_id: Id,
   worker_id: Id,
@@ -81,14 +92,14 @@ export const SurveyResponse = Type.Object({
   submitted_at: Timestamp,
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type SurveyResponseRecord = Static<typeof SurveyResponse>
 
 export const SurveyResponseQuery = Type.Object({
-  id: Type.Optional(Id),
-  survey_id: Type.Optional(Id),
-  worker_id: Type.Optional(Id),
-  passed: Type.Optional(QueryBoolean),
+  id: IdFilter,
+  survey_id: IdFilterOf('survey'),
+  worker_id: IdFilterOf('worker'),
+  passed: Type.Optional({ ...QueryBoolean, description: 'only passed (1 or true) or only failed (0 or false) submissions' }),
   start_date: Type.Optional({ ...CalendarDate, description: "first submission date, in the account's timezone" }),
   end_date: Type.Optional({ ...CalendarDate, description: "last submission date (inclusive), in the account's timezone" }),
   ...ListQuery

@@ -1,14 +1,14 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { CalendarDate, Id, ListQuery, Nullable, StringEnum, Timestamp, TimestampInput } from './common.js'
+import { CalendarDate, Id, IdFilter, IdFilterOf, ListQuery, Nullable, StringEnum, Timestamp, TimestampInput, named } from './common.js'
 
 export const CLOCK_ACTIONS = ['in', 'out', 'break_start', 'break_end'] as const
 export type ClockAction = typeof CLOCK_ACTIONS[number]
 
-export const ClockBody = Type.Object({
-  worker_id: Id,
-  action: StringEnum(CLOCK_ACTIONS),
-  location_id: Type.Optional(Nullable(Id)),
-  cost_code_id: Type.Optional(Nullable(Id)),
+export const ClockBody = named('ClockRequest', Type.Object({
+  worker_id: { ...Id, description: 'the worker clocking' },
+  action: StringEnum(CLOCK_ACTIONS, { description: 'in and break_start answer 201; out and break_end answer 200' }),
+  location_id: Type.Optional(Nullable({ ...Id, description: "where (clock-in only; default: the worker's location; null = none)" })),
+  cost_code_id: Type.Optional(Nullable({ ...Id, description: 'what the time is booked to' })),
   timestamp: Type.Optional({ ...TimestampInput, description: 'when it happened (default now); at most 5 minutes ahead and 7 days back' }),
   notes: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
   latitude: Type.Optional(Nullable(Type.Number({ minimum: -90, maximum: 90 }))),
@@ -18,10 +18,19 @@ export const ClockBody = Type.Object({
   // checked against the survey's questions by the clock decision, so that a location without a
   // survey ignores it whatever its shape
   survey_answers: Type.Optional(Type.Unknown({ examples: [{ fit_for_work: true, ppe: 'full' }], description: 'in: an object of question id → answer (true/false for yes_no, one of the options for choice, a string of at most 1,000 characters for text)' }))
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  // ids as `tempclock demo` makes them on a new database: worker 13 is at Leeds and not clocked
+  // in, worker 1 is one of those clocked in now
+  examples: [
+    { worker_id: 13, action: 'in', latitude: 53.8013, longitude: -1.4441, gps_accuracy: 12, notes: 'Gate 2' },
+    { worker_id: 1, action: 'out' },
+    { worker_id: 2, action: 'break_start' }
+  ]
+}))
 export type ClockBodyType = Static<typeof ClockBody>
 
-export const TimeEntry = Type.Object({
+export const TimeEntry = named('TimeEntry', Type.Object({
   id: Id,
   type: StringEnum(['shift', 'break']),
   parent_id: Nullable(Type.Integer({ description: "a break's shift entry" })),
@@ -46,17 +55,17 @@ export const TimeEntry = Type.Object({
   survey_response_id: Nullable(Type.Integer({ description: 'the survey response that let this shift start' })),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type TimeEntryRecord = Static<typeof TimeEntry>
 
 export const ENTRY_FILTERS = ['shifts', 'active', 'breaks', 'all'] as const
 export type EntryFilter = typeof ENTRY_FILTERS[number]
 
 export const TimesheetQuery = Type.Object({
-  id: Type.Optional(Id),
-  worker_id: Type.Optional(Id),
-  location_id: Type.Optional(Id),
-  cost_code_id: Type.Optional(Id),
+  id: IdFilter,
+  worker_id: IdFilterOf('worker'),
+  location_id: IdFilterOf('location'),
+  cost_code_id: IdFilterOf('cost code'),
   start_date: Type.Optional({ ...CalendarDate, description: "first clock-in date, in the account's timezone" }),
   end_date: Type.Optional({ ...CalendarDate, description: "last clock-in date (inclusive), in the account's timezone" }),
   entry_filter: StringEnum(ENTRY_FILTERS, { default: 'shifts', description: 'shifts: completed shift entries · active: open entries · breaks: break entries · all' }),
@@ -65,19 +74,19 @@ export const TimesheetQuery = Type.Object({
 export type TimesheetQueryType = Static<typeof TimesheetQuery>
 
 export const OnSiteQuery = Type.Object({
-  location_id: Type.Optional(Id)
+  location_id: IdFilterOf('location')
 }, { additionalProperties: false })
 
-export const OnSiteWorker = Type.Object({
+export const OnSiteWorker = named('OnSiteWorker', Type.Object({
   worker_id: Id,
   name: Type.String(),
   entry_id: Id,
   clock_in: Timestamp,
   within_geofence: Nullable(Type.Boolean()),
   distance_meters: Nullable(Type.Integer())
-})
+}))
 
-export const OnSiteGroup = Type.Object({
+export const OnSiteGroup = named('OnSiteGroup', Type.Object({
   location_id: Nullable(Type.Integer()),
   location_name: Nullable(Type.String()),
   on_site: Type.Integer({ description: 'workers clocked in here' }),
@@ -85,10 +94,10 @@ export const OnSiteGroup = Type.Object({
   outside_geofence: Type.Integer({ description: 'of them, clocked in outside the fence' }),
   no_gps: Type.Integer({ description: 'of them, clocked in without a GPS fix' }),
   workers: Type.Array(OnSiteWorker)
-})
+}))
 export type OnSiteGroupRecord = Static<typeof OnSiteGroup>
 
-export const OnSiteResponse = Type.Object({
+export const OnSiteResponse = named('OnSiteNow', Type.Object({
   data: Type.Array(OnSiteGroup),
-  as_of: Timestamp
-})
+  as_of: { ...Timestamp, description: 'when this was read' }
+}))

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { EVENT_TYPES } from '../db/events.js'
-import { Id, ListQuery, Nullable, Pagination, QueryBoolean, StringEnum, Timestamp } from './common.js'
+import { ActiveFilter, Id, IdFilter, ListQuery, Nullable, OneOrListResponse, StringEnum, Timestamp, named } from './common.js'
 
 /** What a subscription may list: any v1 event, or `*` for all of them. */
 export const SUBSCRIBABLE_EVENTS = ['*', ...EVENT_TYPES] as const
@@ -12,26 +12,26 @@ const EventList = Type.Array(StringEnum(SUBSCRIBABLE_EVENTS), {
   description: 'event names, or ["*"] for every v1 event (ping is always sent to the subscription it was fired for)'
 })
 
-export const Webhook = Type.Object({
+export const Webhook = named('Webhook', Type.Object({
   id: Id,
-  url: Type.String(),
-  events: Type.Array(Type.String()),
+  url: Type.String({ description: 'where events are POSTed' }),
+  events: Type.Array(Type.String(), { description: 'the events subscribed to; ["*"] = every event' }),
   active: Type.Boolean(),
   description: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type WebhookRecord = Static<typeof Webhook>
 
-export const WebhookCreated = Type.Object({
+export const WebhookCreated = named('WebhookCreated', Type.Object({
   ...Webhook.properties,
   secret: Type.String({ description: 'the HMAC-SHA256 signing key; shown only in this response' })
-})
+}))
 export type WebhookCreatedRecord = Static<typeof WebhookCreated>
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const
 
-export const WebhookDelivery = Type.Object({
+export const WebhookDelivery = named('WebhookDelivery', Type.Object({
   id: Id,
   event_id: Id,
   event: Type.String(),
@@ -44,13 +44,13 @@ export const WebhookDelivery = Type.Object({
   delivered_at: Nullable(Timestamp),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type WebhookDeliveryRecord = Static<typeof WebhookDelivery>
 
-export const WebhookDetail = Type.Object({
+export const WebhookDetail = named('WebhookDetail', Type.Object({
   ...Webhook.properties,
   deliveries: Type.Array(WebhookDelivery, { description: 'the most recent deliveries, newest first' })
-})
+}))
 export type WebhookDetailRecord = Static<typeof WebhookDetail>
 
 const writable = {
@@ -61,21 +61,21 @@ const writable = {
 }
 
 // A POST with ?action=ping has no body, so the create body may be absent (null) at the schema
-// level; the handler insists on it for a create.
-export const WebhookCreate = Nullable(Type.Object({
+// level; the handler insists on it for a create. The document shows the body as optional.
+export const WebhookCreate = named('WebhookCreate', Nullable(Type.Object({
   url: writable.url,
   events: writable.events,
   active: Type.Optional(writable.active),
   description: Type.Optional(writable.description)
-}, { additionalProperties: false }))
+}, { additionalProperties: false, examples: [{ url: 'https://hooks.example.com/tempclock', events: ['clock_in', 'clock_out'], description: 'Payroll sync' }] })))
 export type WebhookCreateBody = NonNullable<Static<typeof WebhookCreate>>
 
-export const WebhookUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export const WebhookUpdate = named('WebhookUpdate', Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1, examples: [{ active: false }] }))
 export type WebhookUpdateBody = Static<typeof WebhookUpdate>
 
 export const WebhookQuery = Type.Object({
-  id: Type.Optional(Id),
-  active: Type.Optional(QueryBoolean),
+  id: IdFilter,
+  active: ActiveFilter,
   ...ListQuery
 }, { additionalProperties: false })
 
@@ -84,15 +84,13 @@ export const WebhookPostQuery = Type.Object({
   action: Type.Optional(StringEnum(['ping'], { description: 'ping: send a ping event to subscription ?id=' }))
 }, { additionalProperties: false })
 
-export const WebhookOneOrList = Type.Object({
-  data: Type.Union([WebhookDetail, Type.Array(Webhook)]),
-  pagination: Type.Optional(Pagination)
-})
+/** One subscription comes with its recent deliveries; a list without them. */
+export const WebhookOneOrList = OneOrListResponse(WebhookDetail, Webhook)
 
-export const PingAccepted = Type.Object({
+export const PingAccepted = named('PingAccepted', Type.Object({
   data: Type.Object({
-    event_id: Id,
-    subscription_id: Id,
+    event_id: { ...Id, description: 'the queued ping event' },
+    subscription_id: { ...Id, description: 'the subscription it goes to' },
     event: Type.Literal('ping')
   })
-})
+}))

@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, ListQuery, Nullable, QueryBoolean, StringEnum, Timestamp } from './common.js'
+import { ActiveFilter, Id, IdFilter, IdFilterOf, ListQuery, Nullable, StringEnum, Timestamp, named } from './common.js'
 import { LANGUAGES } from './locations.js'
 
-export const Worker = Type.Object({
+export const Worker = named('Worker', Type.Object({
   id: Id,
   first_name: Type.String(),
   last_name: Type.String(),
@@ -17,7 +17,7 @@ export const Worker = Type.Object({
   active: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp
-})
+}))
 export type WorkerRecord = Static<typeof Worker>
 
 const writable = {
@@ -32,21 +32,24 @@ const writable = {
   active: Type.Boolean()
 }
 
-export const WorkerCreate = Type.Object({
+export const WorkerCreate = named('WorkerCreate', Type.Object({
   ...Type.Partial(Type.Object(writable)).properties,
   first_name: writable.first_name,
   last_name: writable.last_name
-}, { additionalProperties: false })
+}, {
+  additionalProperties: false,
+  examples: [{ first_name: 'Ada', last_name: 'Lovelace', email: 'ada.lovelace@example.com', location_id: 1, department_id: 1, preferred_language: 'en' }]
+}))
 export type WorkerCreateBody = Static<typeof WorkerCreate>
 
-export const WorkerUpdate = Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1 })
+export const WorkerUpdate = named('WorkerUpdate', Type.Partial(Type.Object(writable), { additionalProperties: false, minProperties: 1, examples: [{ phone: '07700 900999', department_id: 4 }] }))
 export type WorkerUpdateBody = Static<typeof WorkerUpdate>
 
 export const WorkerQuery = Type.Object({
-  id: Type.Optional(Id),
-  location_id: Type.Optional(Id),
-  department_id: Type.Optional(Id),
-  active: Type.Optional(QueryBoolean),
+  id: IdFilter,
+  location_id: IdFilterOf('location'),
+  department_id: IdFilterOf('department'),
+  active: ActiveFilter,
   search: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'matches first name, last name or employee_ref' })),
   ...ListQuery
 }, { additionalProperties: false })

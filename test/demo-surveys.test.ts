@@ -26,7 +26,9 @@ t.test('the demo account has a survey at one site: passed and blocked responses,
   const blocked = await clock({})
   t.equal(blocked.statusCode, 403)
   t.equal(blocked.json().code, 'blocked_by_survey')
-  const ok = await clock({ survey_id: survey.id, survey_answers: { fit_for_work: true, ppe: 'full' } })
+  // the survey's site is in strict geofence mode: a good fix at its centre
+  const location = (await get(`/api/v1/locations.php?id=${site}`)).data
+  const ok = await clock({ survey_id: survey.id, survey_answers: { fit_for_work: true, ppe: 'full' }, latitude: location.latitude, longitude: location.longitude, gps_accuracy: 5 })
   t.equal(ok.statusCode, 201)
   t.equal(ok.json().data.location_id, site)
 })

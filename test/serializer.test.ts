@@ -1,18 +1,21 @@
 import { test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { buildSerializer, splitOneOrList } from '../schemas/serializer.js'
-import { OneOrListResponse, Timestamp } from '../schemas/common.js'
+import { OneOrListResponse, Timestamp, named } from '../schemas/common.js'
+import { WebhookOneOrList } from '../schemas/webhooks.js'
 
-const Thing = Type.Object({ id: Type.Integer(), at: Timestamp })
-const route = { method: 'GET', url: '/x', httpStatus: '200', schema: OneOrListResponse(Thing) }
+const Thing = named('Thing', Type.Object({ id: Type.Integer(), at: Timestamp }))
+const route = { method: 'GET', url: '/x', httpStatus: '200', schema: OneOrListResponse(Thing, Thing) }
 
 test('a one-or-list answer is split into its two branches', async (t) => {
   const split = splitOneOrList(route.schema)
   t.ok(split)
   t.equal((split!.one.properties as any).data.type, 'object')
   t.equal((split!.list.properties as any).data.type, 'array')
+  t.ok(splitOneOrList(WebhookOneOrList), 'also when the one record and the listed ones differ (a webhook with its deliveries)')
   t.equal(splitOneOrList(Type.Object({ data: Thing })), undefined, 'a plain answer is left alone')
   t.equal(splitOneOrList(Type.Object({ data: Type.Union([Type.String(), Type.Integer()]) })), undefined, 'so is any other union')
+  t.equal(splitOneOrList(Type.Union([Type.Object({ data: Thing }), Type.Object({ data: Type.String() })])), undefined, 'and a union without a list branch')
 })
 
 test('the split serializer picks the branch by shape, without validating formats', async (t) => {

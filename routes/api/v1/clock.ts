@@ -10,6 +10,7 @@ const clock: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/clock.php', {
     config: { scope: 'clock:write' },
     schema: {
+      operationId: 'clock',
       tags: ['Time'],
       summary: 'Clock a worker in or out, or start or end a break',
       description: '`in` and `break_start` answer 201 with the new entry; `out` and `break_end` answer 200 with the closed entry. ' +
@@ -18,7 +19,8 @@ const clock: FastifyPluginAsyncTypebox = async (fastify) => {
         'Send an `Idempotency-Key` header to make a retry safe.',
       querystring: NoQuery,
       body: ClockBody,
-      response: { 200: OneResponse(TimeEntry), 201: OneResponse(TimeEntry), ...errorResponses }
+      response: { 200: OneResponse(TimeEntry), 201: OneResponse(TimeEntry), ...errorResponses },
+      errors: ['not_found', 'geofence_refused', 'blocked_by_survey', 'already_clocked_in', 'already_on_break', 'not_clocked_in', 'not_on_break', 'entry_overlap', 'worker_inactive']
     }
   }, async (request, reply) => {
     return await sendWrite(request, reply, async () => await store.clock(request.apiKey!.accountId, request.body),

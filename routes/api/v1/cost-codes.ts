@@ -5,13 +5,14 @@ import { recordRoutes } from '../../record-routes.js'
 
 export default recordRoutes({
   url: '/cost-codes.php',
-  name: { one: 'a cost code', many: 'cost codes' },
+  name: { one: 'a cost code', many: 'cost codes', singular: 'CostCode', plural: 'CostCodes' },
   readScope: 'cost-codes:read',
   tags: ['Reference data'],
   record: CostCode,
   query: CostCodeQuery,
   create: CostCodeCreate,
   update: CostCodeUpdate,
+  writeErrors: ['cost_code_taken'],
   store: (db) => new CostCodeStore(db),
   filters: ({ active, search }) => ({ active: parseQueryBoolean(active), search })
 })

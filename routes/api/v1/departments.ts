@@ -5,7 +5,7 @@ import { recordRoutes } from '../../record-routes.js'
 
 export default recordRoutes({
   url: '/departments.php',
-  name: { one: 'a department', many: 'departments' },
+  name: { one: 'a department', many: 'departments', singular: 'Department', plural: 'Departments' },
   readScope: 'departments:read',
   tags: ['Reference data'],
   record: Department,

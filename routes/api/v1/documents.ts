@@ -13,11 +13,12 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/documents.php', {
     config: { scope: 'documents:read' },
     schema: {
+      operationId: 'getDocuments',
       tags,
       summary: "List workers' documents, or get one with ?id=",
       description: "status is computed in the account's timezone; the status filter selects by it, expires_before by expires_on (documents without an expiry never match it).",
       querystring: DocumentQuery,
-      response: { 200: OneOrListResponse(Document), ...errorResponses }
+      response: { 200: OneOrListResponse(Document, Document), ...errorResponses }
     }
   }, async (request) => {
     const accountId = request.apiKey!.accountId
@@ -30,6 +31,7 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/documents.php', {
     config: { scope: 'full' },
     schema: {
+      operationId: 'createDocument',
       tags,
       summary: "Add a worker's document",
       description: EXPIRY_EVENT,
@@ -45,6 +47,7 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.put('/documents.php', {
     config: { scope: 'full' },
     schema: {
+      operationId: 'updateDocument',
       tags,
       summary: 'Update a document (partial)',
       description: EXPIRY_EVENT + ' Moving expires_on to a later date sends the event again once that date has passed.',
@@ -59,6 +62,7 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete('/documents.php', {
     config: { scope: 'full' },
     schema: {
+      operationId: 'deleteDocument',
       tags,
       summary: 'Delete a document; answers with the deleted document',
       querystring: IdQuery,

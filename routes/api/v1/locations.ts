@@ -5,7 +5,7 @@ import { recordRoutes } from '../../record-routes.js'
 
 export default recordRoutes({
   url: '/locations.php',
-  name: { one: 'a location', many: 'locations' },
+  name: { one: 'a location', many: 'locations', singular: 'Location', plural: 'Locations' },
   readScope: 'locations:read',
   tags: ['Reference data'],
   record: Location,

@@ -10,6 +10,7 @@ const onSiteNow: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/on-site-now.php', {
     config: { scope: 'timesheets:read' },
     schema: {
+      operationId: 'getOnSiteNow',
       tags: ['Time'],
       summary: 'Who is clocked in now, by location',
       querystring: OnSiteQuery,

@@ -11,11 +11,12 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/shifts.php', {
     config: { scope: 'shifts:read' },
     schema: {
+      operationId: 'getShifts',
       tags,
       summary: 'List scheduled shifts, or get one with ?id=',
       description: "start_date/end_date select by the start time's calendar date in the account's timezone.",
       querystring: ShiftQuery,
-      response: { 200: OneOrListResponse(Shift), ...errorResponses }
+      response: { 200: OneOrListResponse(Shift, Shift), ...errorResponses }
     }
   }, async (request) => {
     const accountId = request.apiKey!.accountId
@@ -28,11 +29,14 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/shifts.php', {
     config: { scope: 'shifts:write' },
     schema: {
+      operationId: 'createShift',
       tags,
       summary: 'Schedule a shift (worker_id null = an open shift)',
+      description: 'Sends the `shift_created` webhook event.',
       querystring: NoQuery,
       body: ShiftCreate,
-      response: { 201: OneResponse(Shift), ...errorResponses }
+      response: { 201: OneResponse(Shift), ...errorResponses },
+      errors: ['not_found', 'shift_overlap']
     }
   }, async (request, reply) => {
     return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body),
@@ -42,11 +46,13 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.put('/shifts.php', {
     config: { scope: 'shifts:write' },
     schema: {
+      operationId: 'updateShift',
       tags,
       summary: 'Update a shift (partial)',
       querystring: IdQuery,
       body: ShiftUpdate,
-      response: { 200: OneResponse(Shift), ...errorResponses }
+      response: { 200: OneResponse(Shift), ...errorResponses },
+      errors: ['not_found', 'shift_overlap']
     }
   }, async (request) => {
     return { data: await store.update(request.apiKey!.accountId, request.query.id, request.body) }
@@ -55,6 +61,7 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete('/shifts.php', {
     config: { scope: 'shifts:write' },
     schema: {
+      operationId: 'deleteShift',
       tags,
       summary: 'Delete a shift; answers with the deleted shift',
       querystring: IdQuery,

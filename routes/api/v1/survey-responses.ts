@@ -9,11 +9,12 @@ const surveyResponses: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/survey-responses.php', {
     config: { scope: 'surveys:read' },
     schema: {
+      operationId: 'getSurveyResponses',
       tags: ['Surveys'],
       summary: 'List answered pre-clock-in surveys (passed and failed), or get one with ?id=',
       description: "start_date/end_date select by the submission's calendar date in the account's timezone.",
       querystring: SurveyResponseQuery,
-      response: { 200: OneOrListResponse(SurveyResponse), ...errorResponses }
+      response: { 200: OneOrListResponse(SurveyResponse, SurveyResponse), ...errorResponses }
     }
   }, async (request) => {
     const accountId = request.apiKey!.accountId

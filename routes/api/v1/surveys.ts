@@ -5,7 +5,7 @@ import { recordRoutes } from '../../record-routes.js'
 
 export default recordRoutes({
   url: '/surveys.php',
-  name: { one: 'a survey', many: 'surveys' },
+  name: { one: 'a survey', many: 'surveys', singular: 'Survey', plural: 'Surveys' },
   readScope: 'surveys:read',
   tags: ['Surveys'],
   record: Survey,
@@ -16,6 +16,7 @@ export default recordRoutes({
     create: 'At most one active survey applies to a location (a location-specific one before an account-wide one): a second active one for the same location, or a second account-wide one, is 409 `survey_conflict`.',
     update: '`questions` replaces the whole list. Making a survey active is checked for clashes like a create (409 `survey_conflict`).'
   },
+  writeErrors: ['survey_conflict'],
   store: (db) => new SurveyStore(db),
   filters: ({ active, location_id }) => ({ active: parseQueryBoolean(active), location_id })
 })

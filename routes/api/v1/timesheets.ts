@@ -10,11 +10,12 @@ const timesheets: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/timesheets.php', {
     config: { scope: 'timesheets:read' },
     schema: {
+      operationId: 'getTimesheets',
       tags: ['Time'],
       summary: 'List time entries, or get one with ?id=',
       description: "start_date/end_date select by the clock-in's calendar date in the account's timezone.",
       querystring: TimesheetQuery,
-      response: { 200: OneOrListResponse(TimeEntry), ...errorResponses }
+      response: { 200: OneOrListResponse(TimeEntry, TimeEntry), ...errorResponses }
     }
   }, async (request) => {
     const accountId = request.apiKey!.accountId

@@ -26,6 +26,7 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/webhooks.php', {
     config: { scope },
     schema: {
+      operationId: 'getWebhooks',
       tags,
       summary: 'List webhook subscriptions, or get one with ?id= (with its recent deliveries)',
       querystring: WebhookQuery,
@@ -42,11 +43,17 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/webhooks.php', {
     config: { scope },
     schema: {
+      operationId: 'createWebhookOrPing',
       tags,
-      summary: 'Create a subscription (the secret is shown only here), or ?id=N&action=ping to send it a ping event',
+      summary: 'Create a subscription, or ping one with ?id=N&action=ping',
+      description: 'Without a query: creates a subscription from the body and answers 201 with it **and its `secret`**, ' +
+        'the only time the secret is shown. With `?id=N&action=ping` and no body: queues a `ping` event for that ' +
+        'subscription only and answers 202. (One URL and method serve both, as in TempClock API v1.1, so the body is ' +
+        'optional here: send it for a create, never for a ping.)',
       querystring: WebhookPostQuery,
       body: WebhookCreate,
-      response: { 201: OneResponse(WebhookCreated), 202: PingAccepted, ...errorResponses }
+      response: { 201: OneResponse(WebhookCreated), 202: PingAccepted, ...errorResponses },
+      errors: ['not_found', 'webhook_inactive', 'subscription_limit_reached']
     }
   }, async (request, reply) => {
     const accountId = request.apiKey!.accountId
@@ -67,11 +74,13 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.put('/webhooks.php', {
     config: { scope },
     schema: {
+      operationId: 'updateWebhook',
       tags,
       summary: 'Update a subscription (partial: url, events, active, description)',
       querystring: IdQuery,
       body: WebhookUpdate,
-      response: { 200: OneResponse(Webhook), ...errorResponses }
+      response: { 200: OneResponse(Webhook), ...errorResponses },
+      errors: ['not_found']
     }
   }, async (request) => {
     if (request.body.events !== undefined) requireSubscribable(request.apiKey!.grant, request.body.events)
@@ -83,8 +92,10 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete('/webhooks.php', {
     config: { scope },
     schema: {
+      operationId: 'deleteWebhook',
       tags,
-      summary: 'Delete a subscription; answers 200 with the deleted subscription. Its pending deliveries are given up.',
+      summary: 'Delete a subscription; answers 200 with the deleted subscription',
+      description: 'Its pending deliveries are given up.',
       querystring: IdQuery,
       response: { 200: OneResponse(Webhook), ...errorResponses }
     }

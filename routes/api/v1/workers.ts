@@ -5,7 +5,7 @@ import { recordRoutes } from '../../record-routes.js'
 
 export default recordRoutes({
   url: '/workers.php',
-  name: { one: 'a worker', many: 'workers' },
+  name: { one: 'a worker', many: 'workers', singular: 'Worker', plural: 'Workers' },
   readScope: 'workers:read',
   tags: ['Reference data'],
   record: Worker,
@@ -13,6 +13,7 @@ export default recordRoutes({
   create: WorkerCreate,
   update: WorkerUpdate,
   descriptions: { create: 'Sends the `worker_created` webhook event.', update: 'Sends the `worker_updated` webhook event.' },
+  writeErrors: ['employee_ref_taken'],
   store: (db) => new WorkerStore(db),
   filters: ({ location_id, department_id, active, search }) => ({ location_id, department_id, active: parseQueryBoolean(active), search })
 })
