@@ -1,8 +1,9 @@
 /**
  * Exact rolling-window counting: a key gets at most `max` requests answered in any span of
  * `windowMs`, whatever the alignment (a fixed window lets 2 × max through around its edge).
- * Each key keeps the times of its answered requests inside the window, at most `max` of them, so
- * the decision is exact and the state of one key is bounded by its limit. Refused requests are not
+ * Each key keeps the times of its answered requests inside the window (at most `max` of them, and
+ * at most one entry per millisecond), so the decision is exact and the state of one key is bounded
+ * by its limit. Refused requests are not
  * recorded: they were not answered, and they cannot push a key's lock-out further out.
  *
  * Memory is bounded twice over. Keys with room left live in a least-recently-used map of
@@ -22,27 +23,44 @@ export interface WindowHit {
   resetInMs: number
 }
 
-/** The answered-request times of one key, oldest first, from `head` on. */
+/**
+ * The answered requests of one key, oldest first from `head` on, as (time, how many at that
+ * millisecond) pairs: a busy key costs one entry per millisecond, not one per request.
+ */
 interface KeyLog {
   times: number[]
+  counts: number[]
   head: number
+  /** answered requests from `head` on */
+  total: number
   windowMs: number
 }
 
 function size (log: KeyLog): number {
-  return log.times.length - log.head
+  return log.total
 }
 
 function oldest (log: KeyLog): number {
   return log.times[log.head]!
 }
 
+function record (log: KeyLog, now: number): void {
+  const last = log.times.length - 1
+  if (last >= log.head && log.times[last] === now) log.counts[last]!++
+  else {
+    log.times.push(now)
+    log.counts.push(1)
+  }
+  log.total++
+}
+
 /** Drops the times that have left the window; compacts once the dropped part dominates. */
 function prune (log: KeyLog, now: number): void {
   const start = now - log.windowMs
-  while (log.head < log.times.length && log.times[log.head]! <= start) log.head++
+  while (log.head < log.times.length && log.times[log.head]! <= start) log.total -= log.counts[log.head++]!
   if (log.head > 32 && log.head * 2 > log.times.length) {
     log.times = log.times.slice(log.head)
+    log.counts = log.counts.slice(log.head)
     log.head = 0
   }
 }
@@ -80,7 +98,7 @@ export class RollingWindowLog {
       this.#keep(key, log, max)
       return { count: max + 1, resetInMs: size(log) === 0 ? windowMs : oldest(log) + log.windowMs - now }
     }
-    log.times.push(now)
+    record(log, now)
     this.#keep(key, log, max)
     return { count: size(log), resetInMs: oldest(log) + log.windowMs - now }
   }
@@ -91,8 +109,8 @@ export class RollingWindowLog {
     if (log === undefined) return { count: 0, resetInMs: 0 }
     const start = now - windowMs
     let first = log.head
-    while (first < log.times.length && log.times[first]! <= start) first++
-    const count = log.times.length - first
+    let count = log.total
+    while (first < log.times.length && log.times[first]! <= start) count -= log.counts[first++]!
     return { count, resetInMs: count === 0 ? 0 : log.times[first]! + windowMs - now }
   }
 
@@ -105,7 +123,7 @@ export class RollingWindowLog {
       log = this.#open.get(key)
       if (log !== undefined) this.#open.delete(key)
     }
-    if (log === undefined) return { times: [], head: 0, windowMs }
+    if (log === undefined) return { times: [], counts: [], head: 0, total: 0, windowMs }
     log.windowMs = windowMs
     prune(log, now)
     return log

@@ -1,4 +1,4 @@
-import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import type { FastifyRateLimitStore } from '@fastify/rate-limit'
 import { RollingWindowLog, type WindowHit } from '../domain/rolling-window.js'
 
 /**
@@ -55,6 +55,12 @@ interface StoreOptions {
 
 type StoreCallback = (error: Error | null, result?: { current: number, ttl: number }) => void
 
+/** What the plugin calls on a store; `read` serves `{ increment: false }`. */
+export interface RollingWindowStore extends FastifyRateLimitStore {
+  read: (key: string, callback: StoreCallback, timeWindow: number) => void
+  child: (routeOptions: object) => RollingWindowStore
+}
+
 function answer (hit: WindowHit | Promise<WindowHit>, callback: StoreCallback): void {
   const settle = (h: WindowHit): void => { callback(null, { current: h.count, ttl: h.resetInMs }) }
   if (hit instanceof Promise) hit.then(settle, (err: Error) => { callback(err) })
@@ -69,12 +75,13 @@ function answer (hit: WindowHit | Promise<WindowHit>, callback: StoreCallback): 
  * is exactly when it is next answered. Bans, continueExceeding and exponentialBackoff are
  * fixed-window ideas this store does not have: asking for them is an error at start.
  */
-export function rollingWindowStore (counter: RollingWindowCounter): FastifyRateLimitStoreCtor {
-  return class RollingWindowStore implements FastifyRateLimitStore {
+export function rollingWindowStore (counter: RollingWindowCounter): new (options: object) => RollingWindowStore {
+  return class RollingWindowStoreOverCounter implements RollingWindowStore {
     readonly #counter: RollingWindowCounter
 
-    constructor (options: StoreOptions, own: RollingWindowCounter = counter) {
-      if ((options.ban !== undefined && options.ban !== -1) || options.continueExceeding === true || options.exponentialBackoff === true) {
+    constructor (options: object, own: RollingWindowCounter = counter) {
+      const { ban, continueExceeding, exponentialBackoff } = options as StoreOptions
+      if ((ban !== undefined && ban !== -1) || continueExceeding === true || exponentialBackoff === true) {
         throw new Error('the rolling-window rate-limit store supports neither ban, continueExceeding nor exponentialBackoff')
       }
       this.#counter = own
@@ -89,8 +96,8 @@ export function rollingWindowStore (counter: RollingWindowCounter): FastifyRateL
     }
 
     // the plugin passes its settings merged with the limiter's (its typings say route options)
-    child (routeOptions: object): FastifyRateLimitStore {
-      return new RollingWindowStore(routeOptions as StoreOptions, this.#counter.child())
+    child (routeOptions: object): RollingWindowStore {
+      return new RollingWindowStoreOverCounter(routeOptions, this.#counter.child())
     }
   }
 }

@@ -93,3 +93,12 @@ t.test('a long log is compacted as it slides', async (t) => {
   t.equal(answered, 5000, '50 per 100 ms for 10 s')
   t.same(log.peek('busy', 9_999, 100), { count: 50, resetInMs: 1 })
 })
+
+t.test('requests in the same millisecond each count', async (t) => {
+  const log = new RollingWindowLog(1, 1)
+  for (let i = 0; i < 1000; i++) if (log.hit('burst', 5, MINUTE, 1000).count > 1000) { t.fail(`request ${i} refused`); break }
+  t.same(log.hit('burst', 5, MINUTE, 1000), { count: 1001, resetInMs: MINUTE })
+  t.same(log.peek('burst', MINUTE + 4, MINUTE), { count: 1000, resetInMs: 1 })
+  t.same(log.peek('burst', MINUTE + 5, MINUTE), { count: 0, resetInMs: 0 })
+  t.equal(log.hit('burst', MINUTE + 5, MINUTE, 1000).count, 1, 'the whole millisecond leaves the window at once')
+})
