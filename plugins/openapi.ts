@@ -31,6 +31,7 @@ export default fp(async function openapiPlugin (fastify) {
       tags: [
         { name: 'Reference data', description: 'Workers, locations, departments, cost codes' },
         { name: 'Time', description: 'Clock events, timesheets, shifts' },
+        { name: 'Surveys', description: 'Pre-clock-in surveys and their responses' },
         { name: 'Webhooks' },
         { name: 'Meta' }
       ]
