@@ -186,7 +186,7 @@ export class ClockStore {
     const values: Record<typeof RESPONSE_COLUMNS[number], unknown> = {
       ...response,
       account_id: accountId,
-      passed: response.passed ? 1 : 0,
+      passed: sqliteBool(response.passed),
       answers: JSON.stringify(response.answers),
       failed_questions: JSON.stringify(response.failed_questions),
       created_at: now,
