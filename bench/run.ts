@@ -9,6 +9,7 @@ import { pagingScenario } from './scenarios/paging.js'
 import { webhooksScenario } from './scenarios/webhooks.js'
 import { webhookFairnessScenario } from './scenarios/webhook-fairness.js'
 import { clockScenario } from './scenarios/clock.js'
+import { clockSurveyScenario } from './scenarios/clock-survey.js'
 import { timesheetsScenario } from './scenarios/timesheets.js'
 import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario } from './lib.js'
 
@@ -16,12 +17,13 @@ import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario }
 // in separate processes and prints the figures; a run of the whole suite also writes
 // BENCHMARKS.md (BENCH_OUT=file to write elsewhere, BENCH_OUT= to skip). BENCH_QUICK=1 scales
 // everything down.
-const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario]
+const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario]
 
 /** The targets the suite exists to check, and the scenario that measures each. */
 const TARGETS: Array<{ target: string, scenario: string }> = [
   { target: 'authenticated read ≥ 0.45× bare Fastify', scenario: 'read' },
   { target: '≥ 2,500 clock events/s', scenario: 'clock' },
+  { target: '≥ 2,500 clock events/s at a location with a survey', scenario: 'clock-survey' },
   { target: 'deep page within 1.5× of page 1', scenario: 'paging' },
   { target: 'timesheet query at 1,000,000 entries', scenario: 'timesheets' },
   { target: 'peak RSS under load < 150 MB', scenario: 'rss' },

@@ -27,7 +27,7 @@ const RESPONSE_COLUMNS = [
   'account_id', 'survey_id', 'worker_id', 'location_id', 'passed', 'answers', 'failed_questions', 'submitted_at', 'created_at', 'updated_at'
 ] as const
 
-type WorkerRow = Omit<WorkerFacts, 'active'> & { active: number }
+type WorkerRow = Omit<WorkerFacts, 'active'> & { active: number, has_surveys: number }
 type ActiveSurveyRow = Pick<SurveyRow, 'id' | 'name' | 'location_ids' | 'questions'>
 
 /**
@@ -52,7 +52,10 @@ export class ClockStore {
   readonly #addBreak: Compiled<{ id: number }>
 
   constructor (private readonly db: Kysely<Database>) {
+    // whether the account has an active survey rides along, so a clock-in where none can apply
+    // costs no extra query
     this.#worker = compileOnce(db.selectFrom('workers').select(['id', 'first_name', 'last_name', 'location_id', 'active'])
+      .select(sql<number>`exists (select 1 from surveys where surveys.account_id = workers.account_id and surveys.active = 1)`.as('has_surveys'))
       .where('id', '=', 0).where('account_id', '=', 0))
     this.#location = compileOnce(db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0))
     this.#costCode = compileOnce(db.selectFrom('cost_codes').select('id').where('id', '=', 0).where('account_id', '=', 0))
@@ -108,7 +111,8 @@ export class ClockStore {
   async #loadFacts (trx: Kysely<Database>, accountId: number, request: ClockRequest): Promise<ClockFacts> {
     const row = await this.#worker.first(trx, request.worker_id, accountId)
     if (row === undefined) return { worker: undefined, costCodeFound: true }
-    const worker: WorkerFacts = { ...row, active: row.active === 1 }
+    const { has_surveys: hasSurveys, ...fields } = row
+    const worker: WorkerFacts = { ...fields, active: row.active === 1 }
     const costCodeId = request.cost_code_id ?? null
     const costCodeFound = costCodeId === null || (request.action !== 'in' && request.action !== 'out') ||
       await this.#costCode.first(trx, costCodeId, accountId) !== undefined
@@ -118,8 +122,8 @@ export class ClockStore {
         const locationId = request.location_id === undefined ? worker.location_id : request.location_id
         facts.location = locationId === null ? null : await this.#location.first(trx, locationId, accountId)
         facts.latestShift = entryFacts(await this.#latestShift.first(trx, accountId, worker.id))
-        const surveys = await this.#activeSurveys.all(trx, accountId)
-        if (surveys.length > 0) {
+        if (hasSurveys === 1) {
+          const surveys = await this.#activeSurveys.all(trx, accountId)
           const applicable = applicableSurvey(surveys.map((s) => ({ ...s, location_ids: s.location_ids === null ? null : JSON.parse(s.location_ids) as number[] })), locationId)
           if (applicable !== undefined) facts.survey = toSurveyFacts(applicable)
         }
@@ -186,7 +190,7 @@ export class ClockStore {
     const values: Record<typeof RESPONSE_COLUMNS[number], unknown> = {
       ...response,
       account_id: accountId,
-      passed: response.passed ? 1 : 0,
+      passed: sqliteBool(response.passed),
       answers: JSON.stringify(response.answers),
       failed_questions: JSON.stringify(response.failed_questions),
       created_at: now,

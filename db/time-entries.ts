@@ -4,7 +4,8 @@ import type { TimeEntryRecord } from '../schemas/time.js'
 /** A time entry row with the names the API shows beside the ids. */
 export type EntryWithNames = TimeEntryRow & { worker_name: string, location_name: string | null }
 
-const bool = (v: number | null): boolean | null => v === null ? null : v === 1
+/** SQLite's 0/1 (or null) as the API's boolean, and back */
+export const bool = (v: number | null): boolean | null => v === null ? null : v === 1
 export const sqliteBool = (v: boolean | null): number | null => v === null ? null : v ? 1 : 0
 
 /** The one conversion from a time_entries row to the API's time entry. */

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import { paginate, type Page } from './paging.js'
 import { compileOnce, type Compiled } from './precompiled.js'
-import { toTimeEntryRecord } from './time-entries.js'
+import { bool, toTimeEntryRecord } from './time-entries.js'
 import type { Database } from './types.js'
 import { validationError } from '../domain/errors.js'
 import { localDateRange } from '../domain/zoned-time.js'
@@ -17,8 +17,6 @@ export interface TimesheetFilters {
   end_date?: string
   entry_filter: EntryFilter
 }
-
-const bool = (v: number | null): boolean | null => v === null ? null : v === 1
 
 /** Reading time: one entry, the timesheet list, and who is on site now. */
 export class TimesheetStore {

@@ -31,6 +31,8 @@ const VOLATILE_COLUMNS: Record<string, string[]> = { api_keys: ['last_used_at'] 
  * refused clock-in keeps the survey it answered.
  */
 const EVENTS_ON_REJECT = new Set(['clock.geofence_refused', 'clock.blocked_by_survey'])
+/** Refusals that wrote something, so an Idempotency-Key stores them for replay like a success. */
+const STORED_REFUSALS = new Set(['geofence_refused', 'blocked_by_survey'])
 
 interface CapturedRoute {
   method: string
@@ -88,6 +90,7 @@ class Fingerprint {
       for (const row of this.app.sqlite.prepare(`select * from "${table}" order by rowid`).all() as Array<Record<string, unknown>>) {
         if (table === 'events' ? allowedEvents.has(row.id) : allowedEvents.has(row.event_id)) continue
         if (table === 'survey_responses' && keptResponses.has(row.id)) continue
+        if (table === 'idempotency_keys' && typeof row.response_body === 'string' && STORED_REFUSALS.has((JSON.parse(row.response_body) as { code?: string }).code ?? '')) continue
         for (const column of volatile) delete row[column]
         texts.push(JSON.stringify(row))
       }

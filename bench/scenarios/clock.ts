@@ -8,7 +8,7 @@ import { createApiKey } from '../../db/api-keys.js'
 import { DIST, median, startServerProcess, type Scenario } from '../lib.js'
 
 /** Single-row autocommit inserts with WAL + synchronous=FULL: what the disk allows one commit at a time. */
-function rawCommitsPerSecond (file: string, ms: number): number {
+export function rawCommitsPerSecond (file: string, ms: number): number {
   const db = new BetterSqlite3(file)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = FULL')
