@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../app.js'
+import { buildApp, type AppOptions } from '../app.js'
 import { testConfig, type AppConfig } from '../plugins/config.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
@@ -15,9 +15,9 @@ interface TapLike {
   after: (fn: () => unknown) => void
 }
 
-/** A fresh app on its own in-memory database, closed when the test ends. */
-export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(overrides))
+/** A fresh app on its own in-memory database, closed when the test ends; `now` replaces its clock. */
+export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(overrides), options)
   t.after(async () => { await app.close() })
   return app
 }
