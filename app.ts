@@ -12,6 +12,8 @@ import { buildSerializer } from './schemas/serializer.js'
 
 export interface AppOptions {
   config: AppConfig
+  /** the wall clock in ms (plugins/clock.ts); Date.now unless a test passes its own */
+  now?: () => number
 }
 
 /** Fastify's default request log fields, with any key pasted into the URL masked. */
@@ -77,9 +79,9 @@ export default rootPlugin
 export type App = FastifyInstance
 
 /** Builds the whole app without listening: used by server.ts, the tests and the benchmarks. */
-export async function buildApp (config: AppConfig): Promise<FastifyInstance> {
+export async function buildApp (config: AppConfig, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(config)).withTypeProvider<TypeBoxTypeProvider>()
-  await fastify.register(rootPlugin, { config })
+  await fastify.register(rootPlugin, { ...options, config })
   await fastify.ready()
   return fastify
 }

@@ -80,7 +80,7 @@ export default fp(async function authPlugin (fastify) {
         const row = await keys.findByKey(key, request.dataVersion)
         if (row === undefined) { request.authFailure = 'invalid_api_key'; return false }
         if (row.revoked_at !== null) { request.authFailure = 'api_key_revoked'; return false }
-        const nowMs = Date.now()
+        const nowMs = fastify.now()
         if (nowMs >= row.expiresAtMs) { request.authFailure = 'api_key_expired'; return false }
         request.apiKey = {
           id: row.id,
@@ -144,4 +144,4 @@ export default fp(async function authPlugin (fastify) {
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]
     route.onRequest = [authenticate, limitPerKey, requireScope, ...existing]
   })
-}, { name: 'auth', dependencies: ['db', 'rate-limit', 'errors'] })
+}, { name: 'auth', dependencies: ['db', 'rate-limit', 'errors', 'clock'] })

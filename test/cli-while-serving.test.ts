@@ -21,7 +21,7 @@ t.test('CLI changes apply to the very next request of a running server', async (
     return { status: res.status, body: await res.json(), headers: res.headers }
   }
 
-  // set-up through the db modules from this (third) process, while the server runs
+  // set-up through the db modules from the test's process (where the CLI runs too), while the server runs
   const handle = openDatabase({ file: dbPath })
   const acme = await createAccount(handle.db, { name: 'Acme', apiEnabled: true })
   const beta = await createAccount(handle.db, { name: 'Beta', apiEnabled: true })

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import BetterSqlite3 from 'better-sqlite3'
 import { hashApiKey } from '../db/api-keys.js'
 import { migrations } from '../db/migrations/index.js'
-import { runCli, type CliResult } from './helper.js'
+import { runCli, spawnCli, type CliResult } from './helper.js'
 
 const KEY = /^tc_live_[0-9a-f]{40}$/
 
@@ -141,16 +141,12 @@ t.test('bad input: exit code 1, one line on stderr, nothing on stdout, nothing w
   await json(await cli('--json', 'accounts', 'create', '--name', 'Acme'))
   await json(await cli('--json', 'keys', 'create', '--account', '1', '--name', 'K'))
 
-  // the compiled CLI in its own process, for the errors an operator meets most
-  const spawned: Array<[string[], RegExp]> = [
+  const failures: Array<[string[], RegExp]> = [
     [['keys', 'create', '--account', '1', '--name', 'K', '--scopes', 'locations:read,workers:write'], /unknown scope "workers:write"; valid scopes: workers:read, /],
     [['keys', 'create', '--account', '1', '--name', 'K', '--expires-at', '2020-01-01T00:00:00Z'], /expiry 2020-01-01T00:00:00Z is not in the future/],
     [['keys', 'create', '--account', '99', '--name', 'K'], /no account with id 99/],
     [['keys', 'revoke', '1x'], /'1x' is invalid for argument 'key_id'\. must be a positive whole number/],
-    [['keys', 'create', '--account', '1'], /required option '--name <name>' not specified/]
-  ]
-  // the same entry point in this process (cheaper than a process each) for the rest
-  const inProcess: Array<[string[], RegExp]> = [
+    [['keys', 'create', '--account', '1'], /required option '--name <name>' not specified/],
     [['keys', 'create', '--account', '1', '--name', 'K', '--expires-at', 'next tuesday'], /'--expires-at <time>' argument 'next tuesday' is invalid/],
     [['keys', 'create', '--account', 'one', '--name', 'K'], /'--account <id>' argument 'one' is invalid\. must be a positive whole number/],
     [['keys', 'create', '--account', '1', '--name', 'K', '--rate-limit', '0'], /'--rate-limit <n>' argument '0' is invalid/],
@@ -171,16 +167,7 @@ t.test('bad input: exit code 1, one line on stderr, nothing on stdout, nothing w
     t.match(result.stderr, /^tempclock: error: [^\n]+\n$/, `${label}: one line`)
     t.match(result.stderr, message, `${label}: says why`)
   }
-  const results = await Promise.all(spawned.map(async ([args]) => await cli(...args)))
-  results.forEach((result, i) => check(spawned[i]![0].join(' '), result, spawned[i]![1]))
-
-  const { runCli: runCliInProcess } = await import('../bin/tempclock.js')
-  for (const [args, message] of inProcess) {
-    let stdout = ''
-    let stderr = ''
-    const code = await runCliInProcess(['--db', dbPath, ...args], { out: (s) => { stdout += s }, err: (s) => { stderr += s } })
-    check(args.join(' '), { code, stdout, stderr }, message)
-  }
+  for (const [args, message] of failures) check(args.join(' '), await cli(...args), message)
 
   const jsonError = await cli('--json', 'keys', 'create', '--account', '99', '--name', 'K')
   t.equal(jsonError.code, 1)
@@ -190,4 +177,22 @@ t.test('bad input: exit code 1, one line on stderr, nothing on stdout, nothing w
   t.teardown(() => db.close())
   t.same(db.prepare('select id from accounts').all(), [{ id: 1 }], 'no failed command created an account')
   t.same(db.prepare('select id, revoked_at from api_keys').all(), [{ id: 1, revoked_at: null }], 'no failed command created or revoked a key')
+})
+
+// Every other test runs the CLI's commands in the test's own process; this one runs the compiled
+// binary as an operator does: real standard streams, standard input, and the process's exit code.
+t.test('the compiled tempclock binary: exit codes, stdout and stderr, standard input', async (t) => {
+  const dbPath = join(t.testdir(), 'tempclock.db')
+  await json(await cliOn(dbPath)('--json', 'accounts', 'create', '--name', 'Acme'))
+
+  const created = await spawnCli(['--json', 'users', 'create', '--account', '1', '--email', 'smoke@acme.example', '--password-stdin'],
+    { TEMPCLOCK_DB: dbPath }, 'a chosen passphrase\n')
+  t.equal(created.code, 0, created.stderr)
+  t.equal(created.stderr, '')
+  t.match(JSON.parse(created.stdout), { id: 1, account_id: 1, email: 'smoke@acme.example', status: 'active' })
+
+  const failed = await spawnCli(['--db', dbPath, 'keys', 'revoke', '1x'])
+  t.equal(failed.code, 1, 'exit 1')
+  t.equal(failed.stdout, '')
+  t.equal(failed.stderr, "tempclock: error: command-argument value '1x' is invalid for argument 'key_id'. must be a positive whole number (run with --help for usage)\n")
 })

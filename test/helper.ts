@@ -1,23 +1,30 @@
 import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { Readable } from 'node:stream'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import { buildApp } from '../app.js'
+import { buildApp, type AppOptions } from '../app.js'
 import { testConfig, type AppConfig } from '../plugins/config.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import type { Scope } from '../domain/scopes.js'
+import { runCli as runCliCommand } from '../cli/tempclock.js'
 
-export const ROOT = join(import.meta.dirname, '..')
+/**
+ * The compiled tree the tests run from (`npm test` compiles the app and the tests into dist-test/
+ * with tsconfig.test.json), and the repository above it.
+ */
+export const BUILD = join(import.meta.dirname, '..')
+export const ROOT = join(BUILD, '..')
 
 /** The part of a tap Test the helpers use. */
 interface TapLike {
   after: (fn: () => unknown) => void
 }
 
-/** A fresh app on its own in-memory database, closed when the test ends. */
-export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(overrides))
+/** A fresh app on its own in-memory database, closed when the test ends; `now` replaces its clock. */
+export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(overrides), options)
   t.after(async () => { await app.close() })
   return app
 }
@@ -63,9 +70,9 @@ export function routeTable (app: FastifyInstance): Array<{ method: string, url: 
   return routes
 }
 
-/** The compiled server and CLI, as `npm start` and `npx tempclock` run them (npm test builds first). */
-export const SERVER_JS = join(ROOT, 'dist', 'server.js')
-export const CLI_JS = join(ROOT, 'dist', 'bin', 'tempclock.js')
+/** The compiled server and CLI entry points, as `npm start` and `npx tempclock` run them. */
+export const SERVER_JS = join(BUILD, 'server.js')
+export const CLI_JS = join(BUILD, 'bin', 'tempclock.js')
 
 export interface RunningServer {
   url: string
@@ -81,7 +88,8 @@ export async function startServer (dbPath: string, env: Record<string, string> =
   })
   let output = ''
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('server did not start: ' + output)) }, 15_000)
+    // generous: a loaded CI machine can take many seconds to start a process
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('server did not start: ' + output)) }, 60_000)
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString()
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
@@ -116,7 +124,30 @@ export async function runScript (script: string, args: string[], env: NodeJS.Pro
   return { code, stdout, stderr }
 }
 
-/** Runs the compiled `tempclock` CLI in its own process. */
-export async function runCli (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return await runScript(CLI_JS, args, { ...process.env, ...env })
+/**
+ * Runs one `tempclock` command in this process (the same runCli that bin/tempclock.ts runs) and
+ * collects what it prints; `env` is added to this process's environment, `stdin` is its input.
+ */
+export async function runCli (args: string[], env: Record<string, string> = {}, stdin = ''): Promise<CliResult> {
+  let stdout = ''
+  let stderr = ''
+  const code = await runCliCommand(args, {
+    stdout: { write: (text) => { stdout += text } },
+    stderr: { write: (text) => { stderr += text } },
+    env: { ...process.env, ...env },
+    stdin: Readable.from([stdin])
+  })
+  return { code, stdout, stderr }
+}
+
+/** Runs the compiled `tempclock` binary in its own process (the CLI smoke test). */
+export async function spawnCli (args: string[], env: Record<string, string> = {}, stdin = ''): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI_JS, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  child.stdin.end(stdin)
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stdout, stderr }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { openDatabase } from '../db/connection.js'
 import { LocationStore } from '../db/locations.js'
-import { startServer } from './helper.js'
+import { ROOT, startServer } from './helper.js'
 import { httpCall, seedDatabaseFile } from './server-fixtures.js'
 import { insertWorker } from './time-fixtures.js'
 
@@ -13,7 +13,8 @@ import { insertWorker } from './time-fixtures.js'
 // Idempotency-Key must replay the first answer at once, not run the work a second time. Two
 // routes (each kill costs a server start); test/idempotency.test.ts proves for every POST route
 // that the stored response and the work commit or fail together.
-const PRELOAD = pathToFileURL(join(import.meta.dirname, 'kill-after-commit.mjs')).href
+// a plain .mjs beside this file's source: tsc does not copy it into dist-test/
+const PRELOAD = pathToFileURL(join(ROOT, 'test', 'kill-after-commit.mjs')).href
 
 interface Case {
   name: string

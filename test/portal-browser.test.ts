@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { ROOT, runCli, startServer } from './helper.js'
 
 // The portal in a real browser: Debian's chromium driven by playwright-core, against the compiled
-// server on a file database, with data made by the compiled CLI (as an operator would).
+// server on a file database, with data made by the CLI's commands (as an operator would).
 // Screenshots land in test-output/ (gitignored) so CI can keep them as artifacts.
 
 const CHROMIUM = '/usr/bin/chromium'

@@ -1,24 +1,10 @@
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
 import { openDatabase } from '../db/connection.js'
 import { authenticatePortalUser } from '../db/portal-users.js'
-import { CLI_JS, runCli, type CliResult } from './helper.js'
+import { runCli } from './helper.js'
 
-/** The compiled CLI with something on standard input. */
-async function runCliWithStdin (args: string[], input: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI_JS, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-  child.stdin.end(input)
-  const [code] = await once(child, 'exit') as [number | null]
-  return { code, stdout, stderr }
-}
-
-t.test('users create / list / disable through the compiled CLI', async (t) => {
+t.test('users create / list / disable through the CLI', async (t) => {
   const db = join(t.testdir(), 'cli.db')
   const cli = async (...args: string[]) => await runCli(['--db', db, ...args])
   t.equal((await cli('accounts', 'create', '--name', 'Acme')).code, 0)
@@ -39,11 +25,11 @@ t.test('users create / list / disable through the compiled CLI', async (t) => {
 
   // a chosen password from standard input (one trailing newline is not part of it)
   const chosen = 'a chosen passphrase ✓'
-  const stdin = await runCliWithStdin(['--db', db, '--json', 'users', 'create', '--account', '1', '--email', 'second@acme.example', '--password-stdin'], chosen + '\n')
+  const stdin = await runCli(['--db', db, '--json', 'users', 'create', '--account', '1', '--email', 'second@acme.example', '--password-stdin'], {}, chosen + '\n')
   t.equal(stdin.code, 0, stdin.stderr)
   t.notOk('password' in JSON.parse(stdin.stdout), 'nothing to print: the operator chose it')
   t.notMatch(stdin.stdout + stdin.stderr, chosen)
-  const short = await runCliWithStdin(['--db', db, 'users', 'create', '--account', '1', '--email', 'short@acme.example', '--password-stdin'], 'short\n')
+  const short = await runCli(['--db', db, 'users', 'create', '--account', '1', '--email', 'short@acme.example', '--password-stdin'], {}, 'short\n')
   t.equal(short.code, 1)
   t.equal(short.stderr, 'tempclock: error: password must be at least 12 characters\n')
 

@@ -1,0 +1,294 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { Command, InvalidArgumentError } from 'commander'
+import { openDatabase, type DatabaseHandle } from '../db/connection.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
+import { createPortalUser, disablePortalUser, listPortalUsers, type PortalUserRecord } from '../db/portal-users.js'
+import { generatePassword } from '../domain/passwords.js'
+import { createDemoAccount } from '../db/demo.js'
+import { parseScopeList } from '../domain/scopes.js'
+import { isCalendarDate, parseTimestamp } from '../domain/time.js'
+
+/** A failure the operator caused: printed as one line, exit code 1. */
+export class CliError extends Error {}
+
+/** Where the CLI reads and writes: the process's own streams in bin/tempclock.ts, buffers in tests. */
+export interface CliContext {
+  stdout: { write: (text: string) => unknown }
+  stderr: { write: (text: string) => unknown }
+  /** TEMPCLOCK_DB, HOST and PORT are read from here */
+  env: NodeJS.ProcessEnv
+  /** read to its end by --password-stdin */
+  stdin: AsyncIterable<Buffer | string>
+}
+
+async function readAll (input: AsyncIterable<Buffer | string>): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of input) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+interface GlobalOptions { json?: boolean, db?: string }
+
+function positiveInt (value: string): number {
+  if (!/^[1-9]\d{0,15}$/.test(value)) throw new InvalidArgumentError('must be a positive whole number')
+  return Number(value)
+}
+
+function parseExpiry (value: string): string {
+  const ts = isCalendarDate(value) ? value + 'T00:00:00Z' : parseTimestamp(value)
+  if (ts === null) throw new InvalidArgumentError('must be an ISO-8601 timestamp with a zone (2026-12-31T23:59:59Z) or a date (2026-12-31)')
+  return parseTimestamp(ts)!
+}
+
+function table (rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+function describeAccount (a: AccountRecord): string {
+  return `account ${a.id} "${a.name}" (timezone ${a.timezone}, API access ${a.api_enabled ? 'on' : 'off'})`
+}
+
+function userRows (users: PortalUserRecord[]): string {
+  return table([
+    ['ID', 'ACCOUNT', 'EMAIL', 'STATUS', 'LAST LOGIN', 'CREATED'],
+    ...users.map((u) => [String(u.id), String(u.account_id), u.email, u.status, u.last_login_at ?? 'never', u.created_at])
+  ])
+}
+
+/** A key's access in one phrase: full access, its scopes, or none (a stored list that grants nothing). */
+function describeGrant (key: ApiKeyRecord, separator: string): string {
+  if (key.full_access) return 'full access'
+  return key.scopes.length === 0 ? 'none' : key.scopes.join(separator)
+}
+
+function keyRows (keys: ApiKeyRecord[]): string {
+  return table([
+    ['ID', 'ACCOUNT', 'NAME', 'PREFIX', 'SCOPES', 'STATUS', 'EXPIRES', 'LAST USED', 'LIMIT/MIN'],
+    ...keys.map((k) => [String(k.id), String(k.account_id), k.name, k.prefix,
+      describeGrant(k, ','), k.status,
+      k.expires_at ?? 'never', k.last_used_at ?? 'never', String(k.rate_limit)])
+  ])
+}
+
+export function buildCli (io: CliContext): Command {
+  // exitOverride before the subcommands are added, so they inherit it: a parse error in a
+  // subcommand then throws to runCli instead of calling process.exit itself
+  const program = new Command('tempclock')
+    .exitOverride()
+    .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
+    .option('--json', 'machine-readable JSON output')
+    .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
+    // commander's own parse errors become the same single line as ours (scripts read one line)
+    .configureOutput({
+      writeOut: (text) => { io.stdout.write(text) },
+      writeErr: (text) => { io.stderr.write(text) },
+      outputError: (text, write) => write(`tempclock: ${text.trim()} (run with --help for usage)\n`)
+    })
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>()
+  const dbFile = (cmd: Command): string => globals(cmd).db ?? io.env.TEMPCLOCK_DB ?? './data/tempclock.db'
+
+  /** Opens the same database the server uses (migrating it if needed), runs `fn`, closes it. */
+  async function withDb<T> (cmd: Command, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+    const handle = openDatabase({ file: dbFile(cmd) })
+    try {
+      await migrateToLatest(handle.db)
+      return await fn(handle)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  const print = (cmd: Command, json: unknown, human: string): void => {
+    io.stdout.write((globals(cmd).json === true ? JSON.stringify(json, null, 2) : human) + '\n')
+  }
+
+  const accounts = program.command('accounts').description('customer accounts')
+  accounts.command('create')
+    .description('create an account')
+    .requiredOption('--name <name>', 'account name')
+    .option('--timezone <zone>', 'IANA time zone for timesheet dates', 'UTC')
+    .option('--api-enabled', 'switch API access on now (accounts start with it off)')
+    .action(async (opts: { name: string, timezone: string, apiEnabled?: boolean }, cmd: Command) => {
+      const account = await withDb(cmd, async ({ db }) => await createAccount(db, { name: opts.name, timezone: opts.timezone, apiEnabled: opts.apiEnabled === true })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      print(cmd, account, `Created ${describeAccount(account)}`)
+    })
+  accounts.command('list')
+    .description('list accounts')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listAccounts(db))
+      print(cmd, all, all.length === 0
+        ? 'No accounts yet.'
+        : table([['ID', 'NAME', 'TIMEZONE', 'API', 'CREATED'], ...all.map((a) => [String(a.id), a.name, a.timezone, a.api_enabled ? 'on' : 'off', a.created_at])]))
+    })
+  for (const [name, enabled] of [['enable-api', true], ['disable-api', false]] as const) {
+    accounts.command(name)
+      .description(`switch API access ${enabled ? 'on' : 'off'} for an account (takes effect on the next request)`)
+      .argument('<id>', 'account id', positiveInt)
+      .action(async (id: number, _opts: unknown, cmd: Command) => {
+        const account = await withDb(cmd, async ({ db }) => await setApiEnabled(db, id, enabled))
+        if (account === undefined) throw new CliError(`no account with id ${id}`)
+        print(cmd, account, `API access ${enabled ? 'enabled' : 'disabled'} for ${describeAccount(account)}`)
+      })
+  }
+
+  const keys = program.command('keys').description('API keys (the full key is shown once, at creation)')
+  keys.command('create')
+    .description('issue a key; prints it once')
+    .requiredOption('--account <id>', 'account id', positiveInt)
+    .requiredOption('--name <name>', 'what the key is for, e.g. "Payroll Integration"')
+    .option('--scopes <list>', 'comma-separated scopes, at least one (leave out for a full-access key)')
+    .option('--expires-at <time>', 'expiry: ISO-8601 timestamp or date', parseExpiry)
+    .option('--rate-limit <n>', 'requests per minute (default 60)', positiveInt)
+    .action(async (opts: { account: number, name: string, scopes?: string, expiresAt?: string, rateLimit?: number }, cmd: Command) => {
+      let scopes
+      try {
+        scopes = opts.scopes === undefined ? [] : parseScopeList(opts.scopes)
+      } catch (err) {
+        throw new CliError((err as Error).message)
+      }
+      const created = await withDb(cmd, async ({ db }) => await createApiKey(db, {
+        accountId: opts.account, name: opts.name, scopes, expiresAt: opts.expiresAt ?? null, rateLimit: opts.rateLimit ?? null
+      }).catch((err: Error) => { throw new CliError(err.message) }))
+      const { record, key } = created
+      print(cmd, {
+        id: record.id, key, name: record.name, scopes: record.scopes, full_access: record.full_access, expires_at: record.expires_at,
+        account_id: record.account_id, prefix: record.prefix, rate_limit: record.rate_limit
+      }, [
+        `Created key ${record.id} "${record.name}" for account ${record.account_id}`,
+        `  scopes:  ${describeGrant(record, ', ')}`,
+        `  expires: ${record.expires_at ?? 'never'}`,
+        `  key:     ${key}`,
+        'Store the key now: it is shown only this once and cannot be recovered.'
+      ].join('\n'))
+    })
+  keys.command('list')
+    .description('list keys: name, prefix, scopes, status, expiry, last use (never the key)')
+    .option('--account <id>', 'only this account', positiveInt)
+    .action(async (opts: { account?: number }, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listApiKeys(db, opts.account))
+      print(cmd, all, all.length === 0 ? 'No keys.' : keyRows(all))
+    })
+  keys.command('revoke')
+    .description('revoke a key (takes effect on the next request)')
+    .argument('<key_id>', 'key id (from keys list)', positiveInt)
+    .action(async (id: number, _opts: unknown, cmd: Command) => {
+      const key = await withDb(cmd, async ({ db }) => await revokeApiKey(db, id))
+      if (key === undefined) throw new CliError(`no key with id ${id}`)
+      print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
+    })
+
+  const users = program.command('users').description('manage-portal users: account admins who see their account\'s API keys')
+  users.command('create')
+    .description('create an account admin; prints a one-time password unless --password-stdin')
+    .requiredOption('--account <id>', 'account id', positiveInt)
+    .requiredOption('--email <email>', 'the admin\'s email address (their sign-in name)')
+    .option('--password-stdin', 'read the password from standard input instead of generating one')
+    .action(async (opts: { account: number, email: string, passwordStdin?: boolean }, cmd: Command) => {
+      let password: string
+      let generated = false
+      if (opts.passwordStdin === true) {
+        // one trailing newline is what `echo` or a here-string adds, not part of the password
+        password = (await readAll(io.stdin)).replace(/\r?\n$/, '')
+      } else {
+        password = generatePassword()
+        generated = true
+      }
+      const user = await withDb(cmd, async ({ db }) => await createPortalUser(db, { accountId: opts.account, email: opts.email, password })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      print(cmd, generated ? { ...user, password } : user, [
+        `Created portal user ${user.id} ${user.email} for account ${user.account_id}`,
+        ...(generated
+          ? [`  password: ${password}`, 'Give the password to the user now: it is shown only this once and cannot be recovered.']
+          : [])
+      ].join('\n'))
+    })
+  users.command('list')
+    .description('list portal users (never their passwords)')
+    .option('--account <id>', 'only this account', positiveInt)
+    .action(async (opts: { account?: number }, cmd: Command) => {
+      const all = await withDb(cmd, async ({ db }) => await listPortalUsers(db, opts.account))
+      print(cmd, all, all.length === 0 ? 'No portal users.' : userRows(all))
+    })
+  users.command('disable')
+    .description('disable a portal user and end their sessions (takes effect on their next request)')
+    .argument('<user_id>', 'user id (from users list)', positiveInt)
+    .action(async (id: number, _opts: unknown, cmd: Command) => {
+      const user = await withDb(cmd, async ({ db }) => await disablePortalUser(db, id))
+      if (user === undefined) throw new CliError(`no portal user with id ${id}`)
+      print(cmd, user, `Disabled portal user ${user.id} ${user.email} at ${user.disabled_at ?? ''}; their sessions have ended`)
+    })
+
+  program.command('demo')
+    .description('create a demo account with sample data (API on) and one full-access key, printed once')
+    .option('--name <name>', 'account name', 'TempClock Demo Staffing')
+    .option('--timezone <zone>', 'IANA time zone of the account', 'Europe/London')
+    .action(async (opts: { name: string, timezone: string }, cmd: Command) => {
+      const demo = await withDb(cmd, async ({ db }) => await createDemoAccount(db, { name: opts.name, timezone: opts.timezone })
+        .catch((err: Error) => { throw new CliError(err.message) }))
+      const base = `http://${io.env.HOST ?? '127.0.0.1'}:${io.env.PORT ?? '3000'}`
+      const counts = Object.entries(demo.counts).map(([kind, n]) => `${n} ${kind.replace('_', ' ')}`).join(', ')
+      print(cmd, { account: demo.account, key_id: demo.keyId, key: demo.key, prefix: demo.keyPrefix, counts: demo.counts }, [
+        `Created demo ${describeAccount(demo.account)}`,
+        `  data:    ${counts}`,
+        `  key:     ${demo.key}   (full access, key id ${demo.keyId})`,
+        'Store the key now: it is shown only this once and cannot be recovered.',
+        '',
+        'Try it (with `npm start` running):',
+        `  curl -s "${base}/api/v1/workers.php?limit=3" -H "Authorization: Bearer ${demo.key}"`
+      ].join('\n'))
+    })
+
+  program.command('migrate')
+    .description('create or bring the database schema up to date')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const handle = openDatabase({ file: dbFile(cmd) })
+      try {
+        const result = await migrateToLatest(handle.db)
+        const applied = (result.results ?? []).map((r) => r.migrationName)
+        print(cmd, { ok: true, applied }, applied.length === 0 ? 'Database is up to date.' : `Applied: ${applied.join(', ')}`)
+      } finally {
+        await handle.close()
+      }
+    })
+
+  program.command('backup')
+    .description('copy the database to FILE (SQLite online backup: safe while the server runs)')
+    .argument('<file>', 'destination file')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      const target = resolve(file)
+      mkdirSync(dirname(target), { recursive: true })
+      const pages = await withDb(cmd, async ({ sqlite }) => {
+        const result = await sqlite.backup(target)
+        return result.totalPages
+      }).catch((err: Error) => { throw err instanceof CliError ? err : new CliError(`backup failed: ${err.message}`) })
+      print(cmd, { ok: true, file: target, pages }, `Backed up ${pages} pages to ${target}`)
+    })
+
+  return program
+}
+
+/**
+ * Runs one CLI command to its end and resolves to the exit code. It never exits the process, so
+ * the tests run it in their own process; bin/tempclock.ts gives it the real streams.
+ */
+export async function runCli (argv: string[], io: CliContext): Promise<number> {
+  const program = buildCli(io)
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (err) {
+    const e = err as Error & { code?: string, exitCode?: number }
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      // commander has already printed its message (or help/version, exit 0)
+      return e.exitCode ?? 1
+    }
+    io.stderr.write(`tempclock: error: ${e.message}\n`)
+    return 1
+  }
+}
