@@ -60,7 +60,9 @@ class Fingerprint {
   constructor (private readonly app: FastifyInstance) {}
 
   private tables (): string[] {
-    return (this.app.sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name").all() as Array<{ name: string }>).map((r) => r.name)
+    // ordinary tables only: the search indexes (virtual tables and their shadow tables) are
+    // derived from them by triggers
+    return (this.app.sqlite.prepare("select name from pragma_table_list where schema = 'main' and type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name").all() as Array<{ name: string }>).map((r) => r.name)
   }
 
   /** Hashes every table (minus volatile columns and allowed rows); cheap when nothing was written. */

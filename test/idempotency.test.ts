@@ -209,7 +209,7 @@ t.test('a POST route that answers without storing its response fails loudly', as
   const app = Fastify(serverOptions(config))
   await app.register(rootPlugin, { config })
   await app.register(async (api) => {
-    api.post('/api/v1/forgetful.php', { config: { scope: 'full' }, schema: { querystring: NoQuery } }, async (request, reply) => {
+    api.post('/api/v1/forgetful.php', { config: { scope: 'full' }, schema: { operationId: 'forgetful', querystring: NoQuery } }, async (request, reply) => {
       await writeTransaction(api.db, async (trx) => await trx.insertInto('events').values({ account_id: request.apiKey!.accountId, type: 'ping', payload: '{}', created_at: '2026-01-01T00:00:00Z', dispatched_at: null }).execute())
       return await reply.code(201).send({ data: { ok: true } })
     })

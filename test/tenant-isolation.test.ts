@@ -243,10 +243,10 @@ t.test('a guarded route without a fixture is caught', async (t) => {
   t.after(async () => { await app.close() })
   await app.register(rootPlugin, { config: testConfig() })
   app.register(async (f) => {
-    // every /api route must declare its querystring (the app refuses to start otherwise)
-    const schema = { querystring: { type: 'object', additionalProperties: false } }
-    f.get('/api/v1/gadgets.php', { config: { scope: 'full' }, schema }, async () => ({ data: [] }))
-    f.get('/api/v1/brochure.php', { config: { scope: 'public' }, schema }, async () => ({ data: [] }))
+    // every /api route must declare its querystring and operationId (the app refuses to start otherwise)
+    const querystring = { type: 'object', additionalProperties: false }
+    f.get('/api/v1/gadgets.php', { config: { scope: 'full' }, schema: { operationId: 'getGadgets', querystring } }, async () => ({ data: [] }))
+    f.get('/api/v1/brochure.php', { config: { scope: 'public' }, schema: { operationId: 'getBrochure', querystring } }, async () => ({ data: [] }))
   })
   await app.ready()
   t.ok(pathsWithoutFixture(app).includes('/api/v1/gadgets.php'), 'the new guarded route is reported')

@@ -37,8 +37,8 @@ t.test('the time_entries rebuild keeps rows, ids, indexes and foreign keys, and 
   t.throws(() => handle.sqlite.prepare("insert into time_entries (account_id, type, worker_id, clock_in, status, created_at, updated_at) values (1, 'shift', 5, '2025-01-01T12:00:00Z', 'active', 'x', 'x')").run(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
   t.throws(() => handle.sqlite.prepare("insert into time_entries (account_id, type, parent_id, worker_id, clock_in, status, created_at, updated_at) values (1, 'break', 999, 5, '2025-01-01T12:00:00Z', 'active', 'x', 'x')").run(), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' })
 
-  // and down restores the previous shape
-  const down = await createMigrator(db).migrateDown()
+  // and down (to the migration before it; later ones go down first) restores the previous shape
+  const down = await createMigrator(db).migrateTo('2026-12-07-040-search-index')
   t.equal(down.error, undefined)
   const columns = (handle.sqlite.pragma('table_info(time_entries)') as Array<{ name: string }>).map((c) => c.name)
   t.notOk(columns.includes('survey_response_id'))
