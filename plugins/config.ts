@@ -98,10 +98,11 @@ function redisUrl (value: string | undefined): string | undefined {
   try {
     url = new URL(value)
   } catch {
-    throw new ConfigError(`TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got ${JSON.stringify(value)})`)
+    // the value is not echoed: it may hold a password
+    throw new ConfigError('TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)')
   }
   if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
-    throw new ConfigError(`TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got ${JSON.stringify(url.protocol + '//' + url.host)})`)
+    throw new ConfigError(`TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme ${JSON.stringify(url.protocol)}${url.hostname === '' ? ' and no host' : ''})`)
   }
   return value
 }
