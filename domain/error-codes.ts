@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   headers_too_large: { status: 431, description: 'the headers or URL are over 16 KB (the connection is closed)' },
   internal_error: { status: 500, description: 'a bug: nothing to fix on your side; the request id helps us find it' },
   overloaded: { status: 503, description: 'the server is shedding load (Retry-After says when to retry)' },
-  not_ready: { status: 503, description: "the database does not answer (GET /ready)" },
+  not_ready: { status: 503, description: 'the database, or Redis when configured, does not answer (GET /ready)' },
   service_unavailable: { status: 503, description: 'a service the server needs is unreachable; retry later' }
 } as const satisfies Record<string, { status: number, description: string }>
 

@@ -44,6 +44,8 @@ export interface AppConfig {
   /** slow clients: a request's headers, and the whole request, must arrive within these */
   headersTimeoutMs: number
   requestTimeoutMs: number
+  /** Redis that shares rate-limit counters between server processes (redis:// or rediss://); memory when absent */
+  redisUrl?: string
   /** the rate limiter's clock in milliseconds, for tests; a monotonic clock when absent */
   rateLimitClock?: () => number
 }
@@ -90,6 +92,21 @@ function flag (name: string, value: string): boolean {
   throw new ConfigError(`${name} must be 1 or 0 (got ${JSON.stringify(value)})`)
 }
 
+function redisUrl (value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    // the value is not echoed: it may hold a password
+    throw new ConfigError('TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)')
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new ConfigError(`TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme ${JSON.stringify(url.protocol)}${url.hostname === '' ? ' and no host' : ''})`)
+  }
+  return value
+}
+
 /** Reads and validates the environment once at start; a bad value is a clear error, not a default. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
   const host = env.HOST ?? '127.0.0.1'
@@ -126,6 +143,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     headersTimeoutMs: integer('TEMPCLOCK_HEADERS_TIMEOUT_MS', env.TEMPCLOCK_HEADERS_TIMEOUT_MS ?? '10000', 100, 600_000),
     requestTimeoutMs: integer('TEMPCLOCK_REQUEST_TIMEOUT_MS', env.TEMPCLOCK_REQUEST_TIMEOUT_MS ?? '30000', 100, 600_000)
   }
+  const redis = redisUrl(env.TEMPCLOCK_REDIS_URL)
+  if (redis !== undefined) config.redisUrl = redis
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('TEMPCLOCK_HEADERS_TIMEOUT_MS must not exceed TEMPCLOCK_REQUEST_TIMEOUT_MS')
   }

@@ -20,7 +20,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       operationId: 'getReady',
       tags: ['Meta'],
-      summary: 'Readiness: the database answers',
+      summary: 'Readiness: the database (and Redis, when configured) answers',
       description: 'Shed under load like the API (503 `overloaded`), so a load balancer sends traffic elsewhere until the server catches up.',
       response: { 200: Type.Object({ status: Type.Literal('ready') }, { description: 'Ready for traffic' }), ...errorResponses },
       errors: ['not_ready']
@@ -30,6 +30,13 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       ping.get()
     } catch {
       throw new ApiError(503, 'not_ready', 'Database unavailable')
+    }
+    if (fastify.redis !== null) {
+      try {
+        await fastify.redis.ping()
+      } catch {
+        throw new ApiError(503, 'not_ready', 'Redis unavailable')
+      }
     }
     return { status: 'ready' as const }
   })

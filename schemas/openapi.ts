@@ -60,7 +60,7 @@ function errorCodesOf (schema: FastifySchema, facts: RouteFacts): Set<ErrorCode>
   const authenticated = facts.scope !== undefined && facts.scope !== 'public'
   if (authenticated) {
     for (const code of ['missing_api_key', 'invalid_authorization_scheme', 'invalid_api_key', 'api_key_revoked', 'api_key_expired',
-      'api_access_disabled', 'insufficient_scope', 'rate_limited', 'validation_error'] as const) codes.add(code)
+      'api_access_disabled', 'insufficient_scope', 'rate_limited', 'service_unavailable', 'validation_error'] as const) codes.add(code)
   }
   if (schema.querystring !== undefined || schema.body !== undefined) codes.add('validation_error')
   const query = schema.querystring as { properties?: Json } | undefined

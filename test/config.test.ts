@@ -105,7 +105,11 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS: 'fast' }, 'TEMPCLOCK_WEBHOOKS_CONNECT_TIMEOUT_MS must be a whole number from 100 to 60000 (got "fast")'],
     [{ TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY: '0' }, 'TEMPCLOCK_WEBHOOKS_ACCOUNT_CONCURRENCY must be a whole number from 1 to 100 (got "0")'],
     [{ TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY: '101' }, 'TEMPCLOCK_WEBHOOKS_SUBSCRIPTION_CONCURRENCY must be a whole number from 1 to 100 (got "101")'],
-    [{ HOST: ' ' }, 'HOST must not be empty']
+    [{ HOST: ' ' }, 'HOST must not be empty'],
+    [{ TEMPCLOCK_REDIS_URL: 'localhost:6379' }, 'TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme "localhost:" and no host)'],
+    [{ TEMPCLOCK_REDIS_URL: 'redis:///0' }, 'TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme "redis:" and no host)'],
+    [{ TEMPCLOCK_REDIS_URL: 'http://cache:6379' }, 'TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme "http:")'],
+    [{ TEMPCLOCK_REDIS_URL: 'redis://:secret@' }, 'TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)']
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), new ConfigError(message), JSON.stringify(env))
@@ -145,6 +149,18 @@ t.test('the real server refuses a bad PORT with one line and a non-zero exit', a
   t.equal(badLevel.code, 2)
   t.equal(badLevel.stderr, 'tempclock: configuration error: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "chatty")\n')
   t.notOk(existsSync(join(dir, 'a.db')), 'nothing was created')
+})
+
+t.test('TEMPCLOCK_REDIS_URL: unset or empty keeps counters in memory; a redis:// URL is taken as is; a bad one exits 2', async (t) => {
+  t.equal(loadConfig({}).redisUrl, undefined)
+  t.equal(loadConfig({ TEMPCLOCK_REDIS_URL: '' }).redisUrl, undefined)
+  t.equal(loadConfig({ TEMPCLOCK_REDIS_URL: 'redis://cache.internal:6379/2' }).redisUrl, 'redis://cache.internal:6379/2')
+  t.equal(loadConfig({ TEMPCLOCK_REDIS_URL: 'rediss://user:pw@cache.internal' }).redisUrl, 'rediss://user:pw@cache.internal')
+  const dir = t.testdir()
+  const bad = await runServer({ TEMPCLOCK_REDIS_URL: 'redis//cache', PORT: '0', TEMPCLOCK_DB: join(dir, 'r.db') }, dir)
+  t.equal(bad.code, 2)
+  t.equal(bad.stderr, 'tempclock: configuration error: TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)\n')
+  t.notOk(existsSync(join(dir, 'r.db')), 'nothing was created')
 })
 
 t.test('npm start: creates and migrates ./data/tempclock.db, serves /health and /ready without a key, SIGTERM exits 0', async (t) => {

@@ -29,7 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database answers
+         * Readiness: the database (and Redis, when configured) answers
          * @description Shed under load like the API (503 `overloaded`), so a load balancer sends traffic elsewhere until the server catches up.
          */
         get: operations["getReady"];
@@ -1667,7 +1667,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `not_ready` (the database does not answer (GET /ready)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `not_ready` (the database, or Redis when configured, does not answer (GET /ready)) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1841,7 +1841,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1972,7 +1972,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2142,7 +2142,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2311,7 +2311,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2440,7 +2440,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2597,7 +2597,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2766,7 +2766,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2899,7 +2899,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3057,7 +3057,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3216,7 +3216,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3364,7 +3364,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3495,7 +3495,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3653,7 +3653,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3828,7 +3828,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3934,7 +3934,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4073,7 +4073,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4243,7 +4243,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4417,7 +4417,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4565,7 +4565,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4702,7 +4702,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4833,7 +4833,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5003,7 +5003,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5197,7 +5197,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5336,7 +5336,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5465,7 +5465,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5622,7 +5622,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5814,7 +5814,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -5962,7 +5962,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6097,7 +6097,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6268,7 +6268,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6441,7 +6441,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)) */
+            /** @description Service Unavailable: `overloaded` (the server is shedding load (Retry-After says when to retry)); `service_unavailable` (a service the server needs is unreachable; retry later) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
