@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { once } from 'node:events'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +21,9 @@ export default fp(async function redisPlugin (fastify) {
     fastify.decorate('redis', null)
     return
   }
+  // loaded only when configured: the client's module costs start-up time a one-process server
+  // (the default) has no use for
+  const { Redis } = await import('ioredis')
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
