@@ -1,12 +1,13 @@
+import type { EventType } from './events.js'
 import type { KeyGrant } from './scopes.js'
 
 /**
  * The read scope whose data each webhook event carries: a key may subscribe only to events whose
  * data it could read through the API, so `webhooks:write` alone cannot watch every worker and
- * clock fix. `null`: the event carries no account data. An event missing here needs a full-access
- * key, so a new event stays closed until it is given its scope.
+ * clock fix. `null`: the event carries no account data. Every event must be listed (the type says
+ * so); a name that is not an event needs a full-access key, so nothing unknown is ever open.
  */
-export const EVENT_READ_SCOPES: Readonly<Record<string, string | null>> = {
+export const EVENT_READ_SCOPES: Readonly<Record<EventType, string | null>> = {
   clock_in: 'timesheets:read',
   clock_out: 'timesheets:read',
   'clock.geofence_breach': 'timesheets:read',
@@ -34,7 +35,7 @@ export function missingSubscriptionScope (grant: KeyGrant, events: readonly stri
   if (grant.fullAccess) return undefined
   const wanted = events.includes('*') ? everyEvent.filter((e) => e !== '*') : events
   for (const event of wanted) {
-    const scope = Object.hasOwn(EVENT_READ_SCOPES, event) ? EVENT_READ_SCOPES[event] : 'full'
+    const scope = Object.hasOwn(EVENT_READ_SCOPES, event) ? EVENT_READ_SCOPES[event as EventType] : 'full'
     if (scope === null || scope === undefined) continue
     if (scope === 'full' || !(grant.scopes as readonly string[]).includes(scope)) {
       return { event: events.includes('*') ? '*' : event, scope }

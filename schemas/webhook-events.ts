@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import type { EventType } from '../db/events.js'
+import type { EventType } from '../domain/events.js'
 import { Id, Nullable, StringEnum, Timestamp, named } from './common.js'
 import { Document } from './documents.js'
 import { Shift } from './shifts.js'

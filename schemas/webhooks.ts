@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { EVENT_TYPES } from '../db/events.js'
+import { EVENT_TYPES } from '../domain/events.js'
 import { ActiveFilter, Id, IdFilter, ListQuery, Nullable, OneOrListResponse, StringEnum, Timestamp, named } from './common.js'
 
 /** What a subscription may list: any v1 event, or `*` for all of them. */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ROOT, buildTestApp, routeTable } from './helper.js'
 import { ERROR_CODES } from '../domain/error-codes.js'
 import { SCOPES } from '../domain/scopes.js'
-import { EVENT_TYPES } from '../db/events.js'
+import { EVENT_TYPES } from '../domain/events.js'
 
 const ERROR_REF = '#/components/schemas/ErrorResponse'
 

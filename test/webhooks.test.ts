@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { EVENT_TYPES } from '../db/events.js'
+import { EVENT_TYPES } from '../domain/events.js'
 import { buildTestApp, call, createTestAccount, createTestKey } from './helper.js'
 
 const URL_OK = 'https://hooks.example.com/tempclock'
