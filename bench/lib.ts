@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
+import http from 'node:http'
+import { createServer, type AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -204,5 +205,35 @@ export function machine (): { cpus: number, model: string, memoryGb: number, nod
     memoryGb: Math.round(totalmem() / 1024 ** 3 * 10) / 10,
     node: process.version,
     platform: `${platform()} ${release()}`
+  }
+}
+
+/** A webhook endpoint on loopback that answers 204 and counts what it received. */
+export interface CountingReceiver {
+  /** the URL to subscribe */
+  url: string
+  /** deliveries received so far */
+  received: () => number
+  /** resolves once `count` deliveries in all have arrived */
+  waitFor: (count: number) => Promise<void>
+  close: () => void
+}
+
+export async function startCountingReceiver (): Promise<CountingReceiver> {
+  let received = 0
+  let onReceive: (() => void) | null = null
+  const server = http.createServer((req, res) => {
+    req.resume()
+    req.on('end', () => { received++; onReceive?.(); res.writeHead(204).end() })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received: () => received,
+    async waitFor (count) {
+      while (received < count) await new Promise<void>((resolve) => { onReceive = resolve })
+      onReceive = null
+    },
+    close: () => { server.close() }
   }
 }

@@ -1,4 +1,3 @@
-import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { openDatabase } from '../../db/connection.js'
@@ -7,7 +6,7 @@ import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { recordEvent } from '../../db/events.js'
 import { WebhookStore } from '../../db/webhooks.js'
-import { DIST, median, quartiles, startServerProcess, type Scenario } from '../lib.js'
+import { DIST, median, quartiles, startCountingReceiver, startServerProcess, type Scenario } from '../lib.js'
 
 /**
  * Account A has 16 subscriptions to an endpoint that accepts connections and never answers, and
@@ -28,14 +27,8 @@ export const webhookFairnessScenario: Scenario = {
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
     const hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`
 
-    let received = 0
-    let onReceive: (() => void) | null = null
-    const receiver = http.createServer((req, res) => {
-      req.resume()
-      req.on('end', () => { received++; onReceive?.(); res.writeHead(204).end() })
-    })
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+    const receiver = await startCountingReceiver()
+    const receiverUrl = receiver.url
 
     const file = join(ctx.tmp, 'webhook-fairness.db')
     const handle = openDatabase({ file })
@@ -52,10 +45,7 @@ export const webhookFairnessScenario: Scenario = {
     const api = await startServerProcess(join(DIST, 'server.js'), { TEMPCLOCK_DB: file, TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' })
     const latencies: number[] = []
     try {
-      const waitFor = async (count: number): Promise<void> => {
-        while (received < count) await new Promise<void>((resolve) => { onReceive = resolve })
-        onReceive = null
-      }
+      const waitFor = receiver.waitFor
       const ping = async (key: string, id: number): Promise<void> => {
         const res = await fetch(`${api.url}/api/v1/webhooks.php?id=${id}&action=ping`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })
         if (res.status !== 202) throw new Error(`ping answered ${res.status}`)
@@ -70,7 +60,7 @@ export const webhookFairnessScenario: Scenario = {
 
       const samples = ctx.quick ? 10 : 30
       for (let i = 0; i < samples; i++) {
-        const target = received + 1
+        const target = receiver.received() + 1
         const started = performance.now()
         await ping(keyB, subB.id)
         await waitFor(target)

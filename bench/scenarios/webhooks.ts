@@ -1,5 +1,3 @@
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { openDatabase } from '../../db/connection.js'
 import { migrateToLatest } from '../../db/migrate.js'
@@ -7,21 +5,15 @@ import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { recordEvent } from '../../db/events.js'
 import { WebhookStore } from '../../db/webhooks.js'
-import { DIST, median, startServerProcess, type Scenario } from '../lib.js'
+import { DIST, median, startCountingReceiver, startServerProcess, type Scenario } from '../lib.js'
 
 /** Webhook delivery through the compiled server to a receiver on loopback. */
 export const webhooksScenario: Scenario = {
   name: 'webhooks',
   description: 'ping → receiver latency (the write wakes the loop), and draining an outbox backlog (signed deliveries/s)',
   async run (ctx) {
-    let received = 0
-    let onReceive: (() => void) | null = null
-    const receiver = http.createServer((req, res) => {
-      req.resume()
-      req.on('end', () => { received++; onReceive?.(); res.writeHead(204).end() })
-    })
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+    const receiver = await startCountingReceiver()
+    const receiverUrl = receiver.url
 
     const file = join(ctx.tmp, 'webhooks.db')
     const handle = openDatabase({ file })
@@ -35,13 +27,10 @@ export const webhooksScenario: Scenario = {
     let perSecond = 0
     const backlog = ctx.quick ? 500 : 3000
     try {
-      const waitFor = async (count: number): Promise<void> => {
-        while (received < count) await new Promise<void>((resolve) => { onReceive = resolve })
-        onReceive = null
-      }
+      const waitFor = receiver.waitFor
       const warmUp = 5 // JIT and statement caches; not counted
       for (let i = 0; i < warmUp + (ctx.quick ? 10 : 30); i++) {
-        const target = received + 1
+        const target = receiver.received() + 1
         const started = performance.now()
         const res = await fetch(`${api.url}/api/v1/webhooks.php?id=${sub.id}&action=ping`, { method: 'POST', headers: { authorization: `Bearer ${key}` } })
         if (res.status !== 202) throw new Error(`ping answered ${res.status}`)
@@ -51,7 +40,7 @@ export const webhooksScenario: Scenario = {
       ctx.log(`  ping → receiver: median ${median(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`)
 
       // a backlog committed by another process (the server finds it by polling, ≤ 1 s)
-      const target = received + backlog
+      const target = receiver.received() + backlog
       const started = performance.now()
       await handle.db.transaction().execute(async (trx) => {
         for (let i = 0; i < backlog; i++) await recordEvent(trx, account.id, 'clock_in', { id: i, worker_id: i % 50 })
