@@ -1,0 +1,115 @@
+import type { Compilable, Kysely, RawBuilder, SelectQueryBuilder, SqlBool } from 'kysely'
+import type { Database } from '../types.js'
+
+/**
+ * The one interface between the resource modules (db/<resource>.ts: plain Kysely plus a mapper)
+ * and the database underneath. Two engines implement it:
+ *
+ * - `sqlite` (db/engine/sqlite/): one file, WAL, a single writer with group commit, a read
+ *   connection, the change watch and the in-memory caches that it makes safe.
+ * - `postgres` (db/engine/postgres/): a `pg` pool with Kysely's PostgresDialect, one transaction
+ *   per write, advisory locks, no process-local caches (another process may write at any time).
+ *
+ * Rows look the same on both: booleans are `boolean`, timestamps are ISO-8601 UTC strings at
+ * second precision (`2026-12-07T06:35:43Z`), dates are `YYYY-MM-DD`, JSON columns are their JSON
+ * text, counts are numbers. Each engine converts at its own boundary (the SQLite statement
+ * wrapper; the `pg` type parsers), so no resource module converts anything.
+ *
+ * Misuse throws at once, with what to do instead: a query on `db` inside `write()`, a `write()`
+ * inside a `write()`, a compiled query run with a missing or unknown named value.
+ */
+export interface Engine {
+  readonly dialect: 'sqlite' | 'postgres'
+
+  /**
+   * The query builder, for reads outside a write (and for building queries). Inside `write(fn)`
+   * it throws: use the `trx` that `fn` is given.
+   */
+  readonly db: Kysely<Database>
+
+  /**
+   * One atomic, durable write: `fn` commits in full or not at all, and the promise settles after
+   * the COMMIT is durable. Inside `fn`, use only `trx`. Calling `write` again inside `fn` throws
+   * (pass `trx` to the store's `…In(trx, …)` method instead). Work registered with
+   * `withUnitExtension` (the idempotency record) commits in the same transaction.
+   */
+  write: <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
+
+  /**
+   * A query whose shape is built and compiled once (on the hot path, building costs more than
+   * running), then run with named values: `build(param)` uses `param('name')` wherever a value
+   * goes. Running it with a value missing, or one the query does not use, throws.
+   */
+  compile: <Row, Name extends string>(build: (param: (name: Name) => any) => Compilable<Row>) => CompiledQuery<Row, Name>
+
+  /**
+   * Tells whether the database may have changed since a version was read: the caches that may
+   * keep rows in memory (API keys, single records) are dropped when it moves. Undefined when the
+   * engine cannot know cheaply (PostgreSQL, shared by other processes): then nothing is cached.
+   */
+  readonly changes: ChangeSource | undefined
+
+  /** SQL that differs by dialect, for the resource modules. */
+  readonly sql: DialectSql
+
+  /** Applies pending migrations, once even when several processes start together. */
+  migrate: () => Promise<void>
+
+  /** Resolves when the database answers; rejects when it is unreachable (/ready). */
+  ping: () => Promise<void>
+
+  /**
+   * Whether `err` means the database is unreachable or shutting down (connection refused or
+   * lost, pool timeout), as opposed to a bad query: the API answers 503 service_unavailable.
+   */
+  isUnavailable: (err: unknown) => boolean
+
+  close: () => Promise<void>
+}
+
+export interface CompiledQuery<Row, Name extends string> {
+  /** Outside a write: the last committed state (SQLite: on the read connection, synchronously). */
+  read: (values: Record<Name, unknown>) => Promise<Row[]>
+  readFirst: (values: Record<Name, unknown>) => Promise<Row | undefined>
+  /** Inside a write, on its transaction. */
+  run: (trx: Kysely<Database>, values: Record<Name, unknown>) => Promise<Row[]>
+  runFirst: (trx: Kysely<Database>, values: Record<Name, unknown>) => Promise<Row | undefined>
+}
+
+export interface ChangeSource {
+  /** A number that moves whenever any connection in any process may have committed. */
+  version: () => number
+}
+
+export interface DialectSql {
+  /**
+   * Whether `err` is a UNIQUE violation, on `column` ("table.column") when given; without it,
+   * any UNIQUE violation.
+   */
+  isUniqueViolation: (err: unknown, column?: `${string}.${string}`) => boolean
+
+  /** `column` contains `term` as an ASCII-case-insensitive substring, `%` and `_` literal. */
+  containsText: (column: string, term: string) => RawBuilder<SqlBool>
+
+  /**
+   * The `search` list filter: `term` is a substring of one of `columns` of `table` (using the
+   * table's search index where the engine has one).
+   */
+  matchesSearch: (table: string, columns: readonly string[], term: string) => RawBuilder<SqlBool>
+
+  /** `column` (a JSON array of numbers) contains `value`. */
+  jsonArrayContains: (column: string, value: number) => RawBuilder<SqlBool>
+
+  /**
+   * Rows a worker loop claims: locked for this transaction, skipping rows another process has
+   * locked (PostgreSQL's FOR UPDATE SKIP LOCKED). SQLite's single writer needs nothing.
+   */
+  claimable: <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>) => SelectQueryBuilder<DB, TB, O>
+
+  /**
+   * Serialises the transactions that take the same `key` (a worker's clock events, one
+   * Idempotency-Key) until `trx` ends: PostgreSQL's transaction-level advisory lock. SQLite's
+   * single writer is already serial.
+   */
+  lockKey: (trx: Kysely<Database>, key: string) => Promise<void>
+}
