@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
-import { openDatabase, type DatabaseHandle } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine, type SqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
 import { createPortalUser, disablePortalUser, listPortalUsers, type PortalUserRecord } from '../db/portal-users.js'
@@ -93,13 +92,13 @@ export function buildCli (io: CliContext): Command {
   const dbFile = (cmd: Command): string => globals(cmd).db ?? io.env.TEMPCLOCK_DB ?? './data/tempclock.db'
 
   /** Opens the same database the server uses (migrating it if needed), runs `fn`, closes it. */
-  async function withDb<T> (cmd: Command, fn: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
-    const handle = openDatabase({ file: dbFile(cmd) })
+  async function withDb<T> (cmd: Command, fn: (engine: SqliteEngine) => Promise<T>): Promise<T> {
+    const engine = openSqliteEngine({ file: dbFile(cmd) })
     try {
-      await migrateToLatest(handle.db)
-      return await fn(handle)
+      await engine.migrate()
+      return await fn(engine)
     } finally {
-      await handle.close()
+      await engine.close()
     }
   }
 
@@ -114,14 +113,14 @@ export function buildCli (io: CliContext): Command {
     .option('--timezone <zone>', 'IANA time zone for timesheet dates', 'UTC')
     .option('--api-enabled', 'switch API access on now (accounts start with it off)')
     .action(async (opts: { name: string, timezone: string, apiEnabled?: boolean }, cmd: Command) => {
-      const account = await withDb(cmd, async ({ db }) => await createAccount(db, { name: opts.name, timezone: opts.timezone, apiEnabled: opts.apiEnabled === true })
+      const account = await withDb(cmd, async (engine) => await createAccount(engine, { name: opts.name, timezone: opts.timezone, apiEnabled: opts.apiEnabled === true })
         .catch((err: Error) => { throw new CliError(err.message) }))
       print(cmd, account, `Created ${describeAccount(account)}`)
     })
   accounts.command('list')
     .description('list accounts')
     .action(async (_opts: unknown, cmd: Command) => {
-      const all = await withDb(cmd, async ({ db }) => await listAccounts(db))
+      const all = await withDb(cmd, async (engine) => await listAccounts(engine))
       print(cmd, all, all.length === 0
         ? 'No accounts yet.'
         : table([['ID', 'NAME', 'TIMEZONE', 'API', 'CREATED'], ...all.map((a) => [String(a.id), a.name, a.timezone, a.api_enabled ? 'on' : 'off', a.created_at])]))
@@ -131,7 +130,7 @@ export function buildCli (io: CliContext): Command {
       .description(`switch API access ${enabled ? 'on' : 'off'} for an account (takes effect on the next request)`)
       .argument('<id>', 'account id', positiveInt)
       .action(async (id: number, _opts: unknown, cmd: Command) => {
-        const account = await withDb(cmd, async ({ db }) => await setApiEnabled(db, id, enabled))
+        const account = await withDb(cmd, async (engine) => await setApiEnabled(engine, id, enabled))
         if (account === undefined) throw new CliError(`no account with id ${id}`)
         print(cmd, account, `API access ${enabled ? 'enabled' : 'disabled'} for ${describeAccount(account)}`)
       })
@@ -152,7 +151,7 @@ export function buildCli (io: CliContext): Command {
       } catch (err) {
         throw new CliError((err as Error).message)
       }
-      const created = await withDb(cmd, async ({ db }) => await createApiKey(db, {
+      const created = await withDb(cmd, async (engine) => await createApiKey(engine, {
         accountId: opts.account, name: opts.name, scopes, expiresAt: opts.expiresAt ?? null, rateLimit: opts.rateLimit ?? null
       }).catch((err: Error) => { throw new CliError(err.message) }))
       const { record, key } = created
@@ -171,14 +170,14 @@ export function buildCli (io: CliContext): Command {
     .description('list keys: name, prefix, scopes, status, expiry, last use (never the key)')
     .option('--account <id>', 'only this account', positiveInt)
     .action(async (opts: { account?: number }, cmd: Command) => {
-      const all = await withDb(cmd, async ({ db }) => await listApiKeys(db, opts.account))
+      const all = await withDb(cmd, async (engine) => await listApiKeys(engine, opts.account))
       print(cmd, all, all.length === 0 ? 'No keys.' : keyRows(all))
     })
   keys.command('revoke')
     .description('revoke a key (takes effect on the next request)')
     .argument('<key_id>', 'key id (from keys list)', positiveInt)
     .action(async (id: number, _opts: unknown, cmd: Command) => {
-      const key = await withDb(cmd, async ({ db }) => await revokeApiKey(db, id))
+      const key = await withDb(cmd, async (engine) => await revokeApiKey(engine, id))
       if (key === undefined) throw new CliError(`no key with id ${id}`)
       print(cmd, key, `Revoked key ${key.id} "${key.name}" (${key.prefix}) at ${key.revoked_at ?? ''}`)
     })
@@ -199,7 +198,7 @@ export function buildCli (io: CliContext): Command {
         password = generatePassword()
         generated = true
       }
-      const user = await withDb(cmd, async ({ db }) => await createPortalUser(db, { accountId: opts.account, email: opts.email, password })
+      const user = await withDb(cmd, async (engine) => await createPortalUser(engine, { accountId: opts.account, email: opts.email, password })
         .catch((err: Error) => { throw new CliError(err.message) }))
       print(cmd, generated ? { ...user, password } : user, [
         `Created portal user ${user.id} ${user.email} for account ${user.account_id}`,
@@ -212,14 +211,14 @@ export function buildCli (io: CliContext): Command {
     .description('list portal users (never their passwords)')
     .option('--account <id>', 'only this account', positiveInt)
     .action(async (opts: { account?: number }, cmd: Command) => {
-      const all = await withDb(cmd, async ({ db }) => await listPortalUsers(db, opts.account))
+      const all = await withDb(cmd, async (engine) => await listPortalUsers(engine, opts.account))
       print(cmd, all, all.length === 0 ? 'No portal users.' : userRows(all))
     })
   users.command('disable')
     .description('disable a portal user and end their sessions (takes effect on their next request)')
     .argument('<user_id>', 'user id (from users list)', positiveInt)
     .action(async (id: number, _opts: unknown, cmd: Command) => {
-      const user = await withDb(cmd, async ({ db }) => await disablePortalUser(db, id))
+      const user = await withDb(cmd, async (engine) => await disablePortalUser(engine, id))
       if (user === undefined) throw new CliError(`no portal user with id ${id}`)
       print(cmd, user, `Disabled portal user ${user.id} ${user.email} at ${user.disabled_at ?? ''}; their sessions have ended`)
     })
@@ -229,7 +228,7 @@ export function buildCli (io: CliContext): Command {
     .option('--name <name>', 'account name', 'TempClock Demo Staffing')
     .option('--timezone <zone>', 'IANA time zone of the account', 'Europe/London')
     .action(async (opts: { name: string, timezone: string }, cmd: Command) => {
-      const demo = await withDb(cmd, async ({ db }) => await createDemoAccount(db, { name: opts.name, timezone: opts.timezone })
+      const demo = await withDb(cmd, async (engine) => await createDemoAccount(engine, { name: opts.name, timezone: opts.timezone })
         .catch((err: Error) => { throw new CliError(err.message) }))
       const base = `http://${io.env.HOST ?? '127.0.0.1'}:${io.env.PORT ?? '3000'}`
       const counts = Object.entries(demo.counts).map(([kind, n]) => `${n} ${kind.replace('_', ' ')}`).join(', ')
@@ -247,13 +246,12 @@ export function buildCli (io: CliContext): Command {
   program.command('migrate')
     .description('create or bring the database schema up to date')
     .action(async (_opts: unknown, cmd: Command) => {
-      const handle = openDatabase({ file: dbFile(cmd) })
+      const engine = openSqliteEngine({ file: dbFile(cmd) })
       try {
-        const result = await migrateToLatest(handle.db)
-        const applied = (result.results ?? []).map((r) => r.migrationName)
+        const applied = await engine.migrateReport()
         print(cmd, { ok: true, applied }, applied.length === 0 ? 'Database is up to date.' : `Applied: ${applied.join(', ')}`)
       } finally {
-        await handle.close()
+        await engine.close()
       }
     })
 

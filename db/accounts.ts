@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely'
 import { nowIso } from '../domain/time.js'
+import type { Kysely } from 'kysely'
+import type { Engine } from './engine/engine.js'
 import type { AccountRow, Database } from './types.js'
 
 export interface AccountRecord {
@@ -12,7 +13,7 @@ export interface AccountRecord {
 }
 
 export function toAccountRecord (row: AccountRow): AccountRecord {
-  return { ...row, api_enabled: row.api_enabled === 1 }
+  return { ...row }
 }
 
 /** An IANA zone name that this Node.js knows, e.g. "Europe/London". */
@@ -26,38 +27,42 @@ export function isTimezone (zone: string): boolean {
   }
 }
 
-export async function createAccount (
-  db: Kysely<Database>,
-  input: { name: string, timezone?: string, apiEnabled?: boolean }
-): Promise<AccountRecord> {
+export interface AccountInput { name: string, timezone?: string, apiEnabled?: boolean }
+
+export async function createAccount (engine: Engine, input: AccountInput): Promise<AccountRecord> {
+  return await engine.write(async (trx) => await insertAccount(trx, input))
+}
+
+/** The create, inside a transaction the caller owns (the demo seeds a whole account in one). */
+export async function insertAccount (trx: Kysely<Database>, input: AccountInput): Promise<AccountRecord> {
   const name = input.name.trim()
   if (name === '') throw new Error('account name must not be empty')
   const timezone = input.timezone ?? 'UTC'
   if (!isTimezone(timezone)) throw new Error(`unknown timezone ${JSON.stringify(timezone)} (use an IANA name such as Europe/London)`)
   const now = nowIso()
-  const row = await db.insertInto('accounts')
-    .values({ name, timezone, api_enabled: input.apiEnabled === true ? 1 : 0, created_at: now, updated_at: now })
+  const row = await trx.insertInto('accounts')
+    .values({ name, timezone, api_enabled: input.apiEnabled === true, created_at: now, updated_at: now })
     .returningAll()
     .executeTakeFirstOrThrow()
   return toAccountRecord(row)
 }
 
-export async function listAccounts (db: Kysely<Database>): Promise<AccountRecord[]> {
-  const rows = await db.selectFrom('accounts').selectAll().orderBy('id').execute()
+export async function listAccounts (engine: Engine): Promise<AccountRecord[]> {
+  const rows = await engine.db.selectFrom('accounts').selectAll().orderBy('id').execute()
   return rows.map(toAccountRecord)
 }
 
-export async function findAccount (db: Kysely<Database>, id: number): Promise<AccountRecord | undefined> {
-  const row = await db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst()
+export async function findAccount (engine: Engine, id: number): Promise<AccountRecord | undefined> {
+  const row = await engine.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst()
   return row === undefined ? undefined : toAccountRecord(row)
 }
 
 /** Switches API access on or off; returns the account, or undefined if there is none. */
-export async function setApiEnabled (db: Kysely<Database>, id: number, enabled: boolean): Promise<AccountRecord | undefined> {
-  const row = await db.updateTable('accounts')
-    .set({ api_enabled: enabled ? 1 : 0, updated_at: nowIso() })
+export async function setApiEnabled (engine: Engine, id: number, enabled: boolean): Promise<AccountRecord | undefined> {
+  const row = await engine.write(async (trx) => await trx.updateTable('accounts')
+    .set({ api_enabled: enabled, updated_at: nowIso() })
     .where('id', '=', id)
     .returningAll()
-    .executeTakeFirst()
+    .executeTakeFirst())
   return row === undefined ? undefined : toAccountRecord(row)
 }

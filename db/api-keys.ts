@@ -2,8 +2,7 @@ import { hash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { storedGrant, type KeyGrant, type Scope } from '../domain/scopes.js'
 import { nowIso } from '../domain/time.js'
-import { findAccount } from './accounts.js'
-import { precompile, type Precompiled } from './precompiled.js'
+import type { CompiledQuery, Engine } from './engine/engine.js'
 import type { ApiKeyRow, Database } from './types.js'
 
 export const API_KEY_PATTERN = /^tc_live_[0-9a-f]{40}$/
@@ -54,7 +53,7 @@ export function toApiKeyRecord (row: ApiKeyRow, now = nowIso()): ApiKeyRecord {
     account_id: row.account_id,
     name: row.name,
     prefix: row.key_prefix,
-    ...grantFields(storedGrant(row.full_access === 1, row.scopes)),
+    ...grantFields(storedGrant(row.full_access, row.scopes)),
     status: keyStatus(row, now),
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
@@ -78,7 +77,12 @@ export interface CreateKeyInput {
 }
 
 /** Creates a key and returns it in full: the only moment the key exists outside its holder. */
-export async function createApiKey (db: Kysely<Database>, input: CreateKeyInput): Promise<{ key: string, record: ApiKeyRecord }> {
+export async function createApiKey (engine: Engine, input: CreateKeyInput): Promise<{ key: string, record: ApiKeyRecord }> {
+  return await engine.write(async (trx) => await createApiKeyIn(trx, input))
+}
+
+/** The create, inside a transaction the caller owns (the demo seeds a whole account in one). */
+export async function createApiKeyIn (trx: Kysely<Database>, input: CreateKeyInput): Promise<{ key: string, record: ApiKeyRecord }> {
   const name = input.name.trim()
   if (name === '') throw new Error('key name must not be empty')
   const now = nowIso()
@@ -86,15 +90,17 @@ export async function createApiKey (db: Kysely<Database>, input: CreateKeyInput)
   if (input.rateLimit !== null && (!Number.isInteger(input.rateLimit) || input.rateLimit < 1 || input.rateLimit > 1_000_000)) {
     throw new Error('rate limit must be a whole number of requests per minute from 1 to 1000000')
   }
-  if (await findAccount(db, input.accountId) === undefined) throw new Error(`no account with id ${input.accountId}`)
+  if (await trx.selectFrom('accounts').select('id').where('id', '=', input.accountId).executeTakeFirst() === undefined) {
+    throw new Error(`no account with id ${input.accountId}`)
+  }
   const key = generateApiKey()
-  const row = await db.insertInto('api_keys').values({
+  const row = await trx.insertInto('api_keys').values({
     account_id: input.accountId,
     name,
     key_hash: hashApiKey(key),
     key_prefix: displayPrefix(key),
     scopes: JSON.stringify(input.scopes),
-    full_access: input.scopes.length === 0 ? 1 : 0,
+    full_access: input.scopes.length === 0,
     expires_at: input.expiresAt,
     revoked_at: null,
     last_used_at: null,
@@ -105,19 +111,21 @@ export async function createApiKey (db: Kysely<Database>, input: CreateKeyInput)
   return { key, record: toApiKeyRecord(row, now) }
 }
 
-export async function listApiKeys (db: Kysely<Database>, accountId?: number): Promise<ApiKeyRecord[]> {
-  let query = db.selectFrom('api_keys').selectAll().orderBy('id')
+export async function listApiKeys (engine: Engine, accountId?: number): Promise<ApiKeyRecord[]> {
+  let query = engine.db.selectFrom('api_keys').selectAll().orderBy('id')
   if (accountId !== undefined) query = query.where('account_id', '=', accountId)
   const now = nowIso()
   return (await query.execute()).map((row) => toApiKeyRecord(row, now))
 }
 
 /** Revokes a key; returns it, or undefined if there is no such key. Revoking twice keeps the first time. */
-export async function revokeApiKey (db: Kysely<Database>, id: number): Promise<ApiKeyRecord | undefined> {
+export async function revokeApiKey (engine: Engine, id: number): Promise<ApiKeyRecord | undefined> {
   const now = nowIso()
-  await db.updateTable('api_keys').set({ revoked_at: now, updated_at: now })
-    .where('id', '=', id).where('revoked_at', 'is', null).execute()
-  const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+  const row = await engine.write(async (trx) => {
+    await trx.updateTable('api_keys').set({ revoked_at: now, updated_at: now })
+      .where('id', '=', id).where('revoked_at', 'is', null).execute()
+    return await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst()
+  })
   return row === undefined ? undefined : toApiKeyRecord(row, now)
 }
 
@@ -127,12 +135,12 @@ export interface KeyAuthRow {
   id: number
   account_id: number
   scopes: string
-  full_access: number
+  full_access: boolean
   expires_at: string | null
   revoked_at: string | null
   last_used_at: string | null
   rate_limit: number | null
-  api_enabled: number
+  api_enabled: boolean
 }
 
 /** A looked-up key as the request path uses it: the row, with its times parsed once. */
@@ -154,51 +162,60 @@ const AUTH_CACHE_LIMIT = 10_000
  * itself is compared with the clock on every request.
  */
 export class ApiKeyStore {
-  readonly #byHash: Precompiled<KeyAuthRow>
-  readonly #touch: Precompiled<unknown>
+  readonly #byHash: CompiledQuery<KeyAuthRow, 'keyHash'>
+  readonly #touch: CompiledQuery<unknown, 'now' | 'id'>
+  /** none when the engine cannot tell cheaply that nothing changed: then every lookup loads */
+  readonly #changes: Engine['changes']
   readonly #grants = new Map<string, KeyGrant>()
   readonly #rows = new Map<string, AuthKey>()
   #seenVersion = -1
 
-  constructor (db: Kysely<Database>) {
-    this.#byHash = precompile(db, db.selectFrom('api_keys')
+  constructor (private readonly engine: Engine) {
+    const { db } = engine
+    this.#changes = engine.changes
+    this.#byHash = engine.compile((param) => db.selectFrom('api_keys')
       .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
       .select(['api_keys.id', 'api_keys.account_id', 'api_keys.scopes', 'api_keys.full_access', 'api_keys.expires_at',
         'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit', 'accounts.api_enabled'])
-      .where('api_keys.key_hash', '=', ''))
-    this.#touch = precompile(db, db.updateTable('api_keys').set({ last_used_at: '' }).where('id', '=', 0))
+      .where('api_keys.key_hash', '=', param('keyHash')))
+    this.#touch = engine.compile((param) => db.updateTable('api_keys').set({ last_used_at: param('now') }).where('id', '=', param('id')))
   }
 
   /**
    * @param version the database's change version (db/change-watch.ts), read by the caller for this
    *   request: the cache is dropped when it has moved since the last lookup
    */
-  async findByKey (key: string, version: number): Promise<AuthKey | undefined> {
+  async findByKey (key: string, version: number | undefined): Promise<AuthKey | undefined> {
     const keyHash = hashApiKey(key)
-    if (version > this.#seenVersion) {
-      this.#rows.clear()
-      this.#seenVersion = version
+    const caching = this.#changes !== undefined && version !== undefined
+    if (caching) {
+      if (version > this.#seenVersion) {
+        this.#rows.clear()
+        this.#seenVersion = version
+      }
+      const cached = this.#rows.get(keyHash)
+      if (cached !== undefined) return cached
     }
-    const cached = this.#rows.get(keyHash)
-    if (cached !== undefined) return cached
-    const row = await this.#byHash.first(keyHash)
+    const row = await this.#byHash.readFirst({ keyHash })
     if (row === undefined) return undefined
     const found: AuthKey = {
       ...row,
       expiresAtMs: row.expires_at === null ? Infinity : Date.parse(row.expires_at),
       lastUsedAtMs: row.last_used_at === null ? -Infinity : Date.parse(row.last_used_at)
     }
-    if (this.#rows.size >= AUTH_CACHE_LIMIT) this.#rows.clear()
-    this.#rows.set(keyHash, found)
+    if (caching) {
+      if (this.#rows.size >= AUTH_CACHE_LIMIT) this.#rows.clear()
+      this.#rows.set(keyHash, found)
+    }
     return found
   }
 
   /** Grants are a handful of distinct stored values: parse each once. */
   grantOf (row: KeyAuthRow): KeyGrant {
-    const stored = row.full_access === 1 ? 'full' : row.scopes
+    const stored = row.full_access ? 'full' : row.scopes
     let grant = this.#grants.get(stored)
     if (grant === undefined) {
-      grant = storedGrant(row.full_access === 1, row.scopes)
+      grant = storedGrant(row.full_access, row.scopes)
       if (this.#grants.size > 1000) this.#grants.clear()
       this.#grants.set(stored, grant)
     }
@@ -215,6 +232,7 @@ export class ApiKeyStore {
     // concurrent requests of the same key share the cached row: mark it first so only one writes
     key.last_used_at = now
     key.lastUsedAtMs = nowMs
-    return this.#touch.execute(now, key.id).then(() => undefined)
+    const id = key.id
+    return this.engine.write(async (trx) => { await this.#touch.run(trx, { now, id }) })
   }
 }

@@ -1,11 +1,9 @@
 import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
-import { isUniqueViolation } from './integrity.js'
-import { compileOnce, type Compiled } from './precompiled.js'
+import type { CompiledQuery, Engine } from './engine/engine.js'
 import { toSurveyFacts } from './surveys.js'
-import { sqliteBool, toTimeEntryRecord } from './time-entries.js'
+import { toTimeEntryRecord } from './time-entries.js'
 import type { Database, LocationRow, SurveyRow, TimeEntryRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { checkTimestamp, decideClock, type ClockDecision, type ClockFacts, type ClockRequest, type EntryFacts, type NewEntry, type NewSurveyResponse, type WorkerFacts } from '../domain/clock-decision.js'
 import { ApiError, conflict } from '../domain/errors.js'
 import { applicableSurvey } from '../domain/surveys.js'
@@ -21,13 +19,14 @@ const INSERT_COLUMNS = [
   'account_id', 'type', 'parent_id', 'worker_id', 'location_id', 'cost_code_id', 'clock_in', 'status', 'notes',
   'latitude', 'longitude', 'gps_accuracy', 'within_geofence', 'distance_meters', 'low_gps_confidence', 'survey_response_id', 'created_at', 'updated_at'
 ] as const
-type InsertValues = Record<typeof INSERT_COLUMNS[number], unknown>
+type InsertColumn = typeof INSERT_COLUMNS[number]
 
 const RESPONSE_COLUMNS = [
   'account_id', 'survey_id', 'worker_id', 'location_id', 'passed', 'answers', 'failed_questions', 'submitted_at', 'created_at', 'updated_at'
 ] as const
+type ResponseColumn = typeof RESPONSE_COLUMNS[number]
 
-type WorkerRow = Omit<WorkerFacts, 'active'> & { active: number, has_surveys: number }
+type WorkerRow = WorkerFacts & { has_surveys: boolean }
 type ActiveSurveyRow = Pick<SurveyRow, 'id' | 'name' | 'location_ids' | 'questions'>
 
 /**
@@ -38,49 +37,57 @@ type ActiveSurveyRow = Pick<SurveyRow, 'id' | 'name' | 'location_ids' | 'questio
  * table's CHECKs on durations and break time. Every query is compiled once: this is the hot path.
  */
 export class ClockStore {
-  readonly #worker: Compiled<WorkerRow>
-  readonly #location: Compiled<LocationRow>
-  readonly #costCode: Compiled<{ id: number }>
-  readonly #latestShift: Compiled<TimeEntryRow>
-  readonly #openEntry: Compiled<TimeEntryRow>
-  readonly #openBreakOf: Compiled<TimeEntryRow>
-  readonly #latestBreak: Compiled<TimeEntryRow>
-  readonly #activeSurveys: Compiled<ActiveSurveyRow>
-  readonly #insert: Compiled<TimeEntryRow>
-  readonly #insertResponse: Compiled<{ id: number }>
-  readonly #close: Compiled<TimeEntryRow>
-  readonly #addBreak: Compiled<{ id: number }>
+  readonly #worker: CompiledQuery<WorkerRow, 'id' | 'accountId'>
+  readonly #location: CompiledQuery<LocationRow, 'id' | 'accountId'>
+  readonly #costCode: CompiledQuery<{ id: number }, 'id' | 'accountId'>
+  readonly #latestShift: CompiledQuery<TimeEntryRow, 'accountId' | 'workerId'>
+  readonly #openEntry: CompiledQuery<TimeEntryRow, 'workerId'>
+  readonly #openBreakOf: CompiledQuery<TimeEntryRow, 'workerId'>
+  readonly #latestBreak: CompiledQuery<TimeEntryRow, 'parentId'>
+  readonly #activeSurveys: CompiledQuery<ActiveSurveyRow, 'accountId'>
+  readonly #insert: CompiledQuery<TimeEntryRow, InsertColumn>
+  readonly #insertResponse: CompiledQuery<{ id: number }, ResponseColumn>
+  readonly #close: CompiledQuery<TimeEntryRow, 'clockOut' | 'duration' | 'notes' | 'costCodeId' | 'now' | 'id'>
+  readonly #addBreak: CompiledQuery<{ id: number }, 'seconds' | 'now' | 'id'>
 
-  constructor (private readonly db: Kysely<Database>) {
+  constructor (private readonly engine: Engine) {
+    const { db } = engine
     // whether the account has an active survey rides along, so a clock-in where none can apply
     // costs no extra query
-    this.#worker = compileOnce(db.selectFrom('workers').select(['id', 'first_name', 'last_name', 'location_id', 'active'])
-      .select(sql<number>`exists (select 1 from surveys where surveys.account_id = workers.account_id and surveys.active = 1)`.as('has_surveys'))
-      .where('id', '=', 0).where('account_id', '=', 0))
-    this.#location = compileOnce(db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0))
-    this.#costCode = compileOnce(db.selectFrom('cost_codes').select('id').where('id', '=', 0).where('account_id', '=', 0))
+    this.#worker = engine.compile((param) => db.selectFrom('workers').select(['id', 'first_name', 'last_name', 'location_id', 'active'])
+      .select(sql<boolean>`exists (select 1 from surveys where surveys.account_id = workers.account_id and surveys.active = true)`.as('has_surveys'))
+      .where('id', '=', param('id')).where('account_id', '=', param('accountId')))
+    this.#location = engine.compile((param) => db.selectFrom('locations').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')))
+    this.#costCode = engine.compile((param) => db.selectFrom('cost_codes').select('id').where('id', '=', param('id')).where('account_id', '=', param('accountId')))
     // Entries of a worker never overlap, so the latest clock-in is also the latest clock-out.
-    this.#latestShift = compileOnce(db.selectFrom('time_entries').selectAll()
-      .where('account_id', '=', 0).where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`)
+    this.#latestShift = engine.compile((param) => db.selectFrom('time_entries').selectAll()
+      .where('account_id', '=', param('accountId')).where('worker_id', '=', param('workerId')).where(sql<boolean>`type = 'shift'`)
       .orderBy('clock_in', 'desc').limit(sql<number>`1`))
     // the literal status keeps the partial index usable
-    this.#openEntry = compileOnce(db.selectFrom('time_entries').selectAll()
-      .where('worker_id', '=', 0).where(sql<boolean>`type = 'shift'`).where(sql<boolean>`status = 'active'`))
-    this.#openBreakOf = compileOnce(db.selectFrom('time_entries').selectAll()
-      .where('worker_id', '=', 0).where(sql<boolean>`type = 'break'`).where(sql<boolean>`status = 'active'`))
-    this.#latestBreak = compileOnce(db.selectFrom('time_entries').selectAll()
-      .where('parent_id', '=', 0).orderBy('clock_in', 'desc').limit(sql<number>`1`))
-    this.#activeSurveys = compileOnce(db.selectFrom('surveys').select(['id', 'name', 'location_ids', 'questions'])
-      .where('account_id', '=', 0).where(sql<boolean>`active = 1`).orderBy('id'))
-    const template = Object.fromEntries(INSERT_COLUMNS.map((c) => [c, null])) as Record<string, null>
-    this.#insert = compileOnce(db.insertInto('time_entries').values(template as never).returningAll())
-    const responseTemplate = Object.fromEntries(RESPONSE_COLUMNS.map((c) => [c, null])) as Record<string, null>
-    this.#insertResponse = compileOnce(db.insertInto('survey_responses').values(responseTemplate as never).returning('id'))
-    this.#close = compileOnce(db.updateTable('time_entries')
-      .set({ clock_out: '', duration_seconds: 0, status: sql<'completed'>`'completed'`, notes: sql<string | null>`coalesce(${null}, notes)`, cost_code_id: sql<number | null>`coalesce(${null}, cost_code_id)`, updated_at: '' })
-      .where('id', '=', 0).returningAll())
-    this.#addBreak = compileOnce(db.updateTable('time_entries')
-      .set({ break_seconds: sql<number>`break_seconds + ${0}`, updated_at: '' }).where('id', '=', 0).returning('id'))
+    this.#openEntry = engine.compile((param) => db.selectFrom('time_entries').selectAll()
+      .where('worker_id', '=', param('workerId')).where(sql<boolean>`type = 'shift'`).where(sql<boolean>`status = 'active'`))
+    this.#openBreakOf = engine.compile((param) => db.selectFrom('time_entries').selectAll()
+      .where('worker_id', '=', param('workerId')).where(sql<boolean>`type = 'break'`).where(sql<boolean>`status = 'active'`))
+    this.#latestBreak = engine.compile((param) => db.selectFrom('time_entries').selectAll()
+      .where('parent_id', '=', param('parentId')).orderBy('clock_in', 'desc').limit(sql<number>`1`))
+    this.#activeSurveys = engine.compile((param) => db.selectFrom('surveys').select(['id', 'name', 'location_ids', 'questions'])
+      .where('account_id', '=', param('accountId')).where(sql<boolean>`active = true`).orderBy('id'))
+    this.#insert = engine.compile((param) => db.insertInto('time_entries')
+      .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, param(c)])) as never).returningAll())
+    this.#insertResponse = engine.compile((param) => db.insertInto('survey_responses')
+      .values(Object.fromEntries(RESPONSE_COLUMNS.map((c) => [c, param(c)])) as never).returning('id'))
+    this.#close = engine.compile((param) => db.updateTable('time_entries')
+      .set({
+        clock_out: param('clockOut'),
+        duration_seconds: param('duration'),
+        status: sql<'completed'>`'completed'`,
+        notes: sql<string | null>`coalesce(${param('notes')}, notes)`,
+        cost_code_id: sql<number | null>`coalesce(${param('costCodeId')}, cost_code_id)`,
+        updated_at: param('now')
+      })
+      .where('id', '=', param('id')).returningAll())
+    this.#addBreak = engine.compile((param) => db.updateTable('time_entries')
+      .set({ break_seconds: sql<number>`break_seconds + ${param('seconds')}`, updated_at: param('now') }).where('id', '=', param('id')).returning('id'))
   }
 
   /** One clock event. Throws ApiError for every refusal; `nowMs` is the server's clock. */
@@ -88,15 +95,17 @@ export class ClockStore {
     const request: ClockRequest = { ...body, timestamp: checkTimestamp(body.timestamp, nowMs) }
     let outcome: ClockResult | ApiError
     try {
-      outcome = await writeTransaction(this.db, async (trx) => {
+      outcome = await this.engine.write(async (trx) => {
+        // one worker's events are serial across processes too (on an engine with several writers)
+        await this.engine.sql.lockKey(trx, `clock:${accountId}:${body.worker_id}`)
         const facts = await this.#loadFacts(trx, accountId, request)
         return await this.#apply(trx, accountId, facts, decideClock(facts, request))
       })
     } catch (err) {
       // Only reachable if another writer slipped past the check: the index decides, the caller
       // gets the same answer as if the check had seen it.
-      if (isUniqueViolation(err)) {
-        const open = await this.#openEntry.first(this.db, body.worker_id)
+      if (this.engine.sql.isUniqueViolation(err)) {
+        const open = await this.#openEntry.readFirst({ workerId: body.worker_id })
         throw conflict(body.action === 'in' ? 'already_clocked_in' : 'already_on_break',
           body.action === 'in' ? `Worker ${body.worker_id} is already clocked in (open entry ${open?.id ?? 'unknown'})` : `Worker ${body.worker_id} is already on a break`)
       }
@@ -109,21 +118,20 @@ export class ClockStore {
 
   /** Only what the action's rules read. */
   async #loadFacts (trx: Kysely<Database>, accountId: number, request: ClockRequest): Promise<ClockFacts> {
-    const row = await this.#worker.first(trx, request.worker_id, accountId)
+    const row = await this.#worker.runFirst(trx, { id: request.worker_id, accountId })
     if (row === undefined) return { worker: undefined, costCodeFound: true }
-    const { has_surveys: hasSurveys, ...fields } = row
-    const worker: WorkerFacts = { ...fields, active: row.active === 1 }
+    const { has_surveys: hasSurveys, ...worker } = row
     const costCodeId = request.cost_code_id ?? null
     const costCodeFound = costCodeId === null || (request.action !== 'in' && request.action !== 'out') ||
-      await this.#costCode.first(trx, costCodeId, accountId) !== undefined
+      await this.#costCode.runFirst(trx, { id: costCodeId, accountId }) !== undefined
     const facts: ClockFacts = { worker, costCodeFound }
     switch (request.action) {
       case 'in': {
         const locationId = request.location_id === undefined ? worker.location_id : request.location_id
-        facts.location = locationId === null ? null : await this.#location.first(trx, locationId, accountId)
-        facts.latestShift = entryFacts(await this.#latestShift.first(trx, accountId, worker.id))
-        if (hasSurveys === 1) {
-          const surveys = await this.#activeSurveys.all(trx, accountId)
+        facts.location = locationId === null ? null : await this.#location.runFirst(trx, { id: locationId, accountId })
+        facts.latestShift = entryFacts(await this.#latestShift.runFirst(trx, { accountId, workerId: worker.id }))
+        if (hasSurveys) {
+          const surveys = await this.#activeSurveys.run(trx, { accountId })
           const applicable = applicableSurvey(surveys.map((s) => ({ ...s, location_ids: s.location_ids === null ? null : JSON.parse(s.location_ids) as number[] })), locationId)
           if (applicable !== undefined) facts.survey = toSurveyFacts(applicable)
         }
@@ -131,13 +139,13 @@ export class ClockStore {
       }
       case 'out':
       case 'break_start': {
-        const open = await this.#openEntry.first(trx, worker.id)
+        const open = await this.#openEntry.runFirst(trx, { workerId: worker.id })
         facts.openShift = entryFacts(open)
-        if (open !== undefined) facts.latestBreak = entryFacts(await this.#latestBreak.first(trx, open.id))
+        if (open !== undefined) facts.latestBreak = entryFacts(await this.#latestBreak.runFirst(trx, { parentId: open.id }))
         break
       }
       case 'break_end':
-        facts.openBreak = entryFacts(await this.#openBreakOf.first(trx, worker.id))
+        facts.openBreak = entryFacts(await this.#openBreakOf.runFirst(trx, { workerId: worker.id }))
         break
     }
     return facts
@@ -157,9 +165,9 @@ export class ClockStore {
     let answered: TimeEntryRow | undefined
     if (plan.insert !== null) answered = await this.#insertEntry(trx, accountId, plan.insert, responseId, now)
     // first, so that a shift closed with its break answers with the break counted
-    if (plan.addBreak !== null) await this.#addBreak.first(trx, plan.addBreak.seconds, now, plan.addBreak.entryId)
+    if (plan.addBreak !== null) await this.#addBreak.runFirst(trx, { seconds: plan.addBreak.seconds, now, id: plan.addBreak.entryId })
     for (const close of plan.closes) {
-      const row = (await this.#close.first(trx, close.clock_out, close.duration_seconds, close.notes, close.cost_code_id, now, close.id))!
+      const row = (await this.#close.runFirst(trx, { clockOut: close.clock_out, duration: close.duration_seconds, notes: close.notes, costCodeId: close.cost_code_id, now, id: close.id }))!
       if (row.id === plan.answer) answered = row
     }
     const row = answered!
@@ -173,35 +181,32 @@ export class ClockStore {
   }
 
   async #insertEntry (trx: Kysely<Database>, accountId: number, entry: NewEntry, surveyResponseId: number | null, now: string): Promise<TimeEntryRow> {
-    const values: InsertValues = {
+    const values: Record<InsertColumn, unknown> = {
       ...entry,
       account_id: accountId,
       status: 'active',
-      within_geofence: sqliteBool(entry.within_geofence),
-      low_gps_confidence: sqliteBool(entry.low_gps_confidence),
       survey_response_id: surveyResponseId,
       created_at: now,
       updated_at: now
     }
-    return (await this.#insert.first(trx, ...INSERT_COLUMNS.map((c) => values[c])))!
+    return (await this.#insert.runFirst(trx, values))!
   }
 
   async #insertSurveyResponse (trx: Kysely<Database>, accountId: number, response: NewSurveyResponse, now: string): Promise<number> {
-    const values: Record<typeof RESPONSE_COLUMNS[number], unknown> = {
+    const values: Record<ResponseColumn, unknown> = {
       ...response,
       account_id: accountId,
-      passed: sqliteBool(response.passed),
       answers: JSON.stringify(response.answers),
       failed_questions: JSON.stringify(response.failed_questions),
       created_at: now,
       updated_at: now
     }
-    return (await this.#insertResponse.first(trx, ...RESPONSE_COLUMNS.map((c) => values[c])))!.id
+    return (await this.#insertResponse.runFirst(trx, values))!.id
   }
 
   async #locationName (trx: Kysely<Database>, locationId: number | null, accountId: number): Promise<string | null> {
     if (locationId === null) return null
-    return (await this.#location.first(trx, locationId, accountId))?.name ?? null
+    return (await this.#location.runFirst(trx, { id: locationId, accountId }))?.name ?? null
   }
 }
 

@@ -1,18 +1,16 @@
 import type { Kysely } from 'kysely'
-import { isUniqueViolation } from './integrity.js'
 import { paginate, type Page } from './paging.js'
-import { matchesSearch } from './search.js'
 import { RecordCache } from './record-cache.js'
 import type { CostCodeRow, Database } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { CostCodeCreateBody, CostCodeRecord, CostCodeUpdateBody } from '../schemas/cost-codes.js'
+import type { Engine } from './engine/engine.js'
 
 export function toCostCodeRecord (row: CostCodeRow): CostCodeRecord {
   const { account_id: _account, ...rest } = row
-  return { ...rest, active: row.active === 1 }
+  return { ...rest, active: row.active }
 }
 
 export interface CostCodeFilters {
@@ -26,8 +24,8 @@ const codeTaken = (code: string) =>
 export class CostCodeStore {
   readonly #one: RecordCache<CostCodeRow, CostCodeRecord>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#one = new RecordCache(db, db.selectFrom('cost_codes').selectAll().where('id', '=', 0).where('account_id', '=', 0), toCostCodeRecord, 'Cost code')
+  constructor (private readonly engine: Engine) {
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('cost_codes').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toCostCodeRecord, 'Cost code')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
@@ -40,9 +38,9 @@ export class CostCodeStore {
   }
 
   async list (accountId: number, filters: CostCodeFilters, paging: Paging): Promise<Page<CostCodeRecord>> {
-    let query = this.db.selectFrom('cost_codes').selectAll().where('account_id', '=', accountId)
-    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
-    if (filters.search !== undefined) query = query.where(matchesSearch('cost_codes', 'cost_codes_search', ['code', 'name'], filters.search))
+    let query = this.engine.db.selectFrom('cost_codes').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active)
+    if (filters.search !== undefined) query = query.where(this.engine.sql.matchesSearch('cost_codes', ['code', 'name'], filters.search))
     const page = await paginate(query, 'cost_codes', paging)
     return { rows: page.rows.map(toCostCodeRecord), pagination: page.pagination }
   }
@@ -57,7 +55,7 @@ export class CostCodeStore {
 
   async create (accountId: number, body: CostCodeCreateBody): Promise<CostCodeRecord> {
     return await this.#mapConflicts(body.code, async () =>
-      await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body)))
+      await this.engine.write(async (trx) => await this.createIn(trx, accountId, body)))
   }
 
   /** The create, inside a transaction the caller owns. */
@@ -68,7 +66,7 @@ export class CostCodeStore {
       account_id: accountId,
       code: body.code,
       name: body.name,
-      active: body.active === false ? 0 : 1,
+      active: body.active !== false,
       created_at: now,
       updated_at: now
     }).returningAll().executeTakeFirstOrThrow()
@@ -77,7 +75,7 @@ export class CostCodeStore {
 
   /** Partial update: only the fields given change. */
   async update (accountId: number, id: number, body: CostCodeUpdateBody): Promise<CostCodeRecord> {
-    return await this.#mapConflicts(body.code, async () => await writeTransaction(this.db, async (trx) => {
+    return await this.#mapConflicts(body.code, async () => await this.engine.write(async (trx) => {
       const current = await trx.selectFrom('cost_codes').select('id')
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Cost code ${id}`)
@@ -87,7 +85,7 @@ export class CostCodeStore {
       }
       const { active, ...fields } = body
       const row = await trx.updateTable('cost_codes')
-        .set({ ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }), updated_at: nowIso() })
+        .set({ ...fields, ...(active === undefined ? {} : { active }), updated_at: nowIso() })
         .where('id', '=', id).where('account_id', '=', accountId)
         .returningAll().executeTakeFirstOrThrow()
       return toCostCodeRecord(row)
@@ -98,7 +96,7 @@ export class CostCodeStore {
     try {
       return await write()
     } catch (err) {
-      if (isUniqueViolation(err, 'cost_codes.code')) throw codeTaken(code ?? '')
+      if (this.engine.sql.isUniqueViolation(err, 'cost_codes.code')) throw codeTaken(code ?? '')
       throw err
     }
   }

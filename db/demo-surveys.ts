@@ -1,5 +1,5 @@
 import type { DemoContext } from './demo.js'
-import { SurveyStore, toSurveyFacts } from './surveys.js'
+import { toSurveyFacts } from './surveys.js'
 import { judgeAnswers, type Answer } from '../domain/surveys.js'
 import { toIsoSeconds } from '../domain/time.js'
 
@@ -12,7 +12,7 @@ import { toIsoSeconds } from '../domain/time.js'
 export async function seedSurveys (ctx: DemoContext): Promise<void> {
   const { trx, account } = ctx
   const site = ctx.locations[ctx.locations.length - 1]!
-  const survey = await new SurveyStore(trx).createIn(trx, account.id, {
+  const survey = await ctx.stores.surveys.createIn(trx, account.id, {
     name: 'Fit for work',
     location_ids: [site.id],
     questions: [
@@ -28,7 +28,7 @@ export async function seedSurveys (ctx: DemoContext): Promise<void> {
     const verdict = judgeAnswers(facts, survey.id, answers)
     if (verdict.kind !== 'answered') throw new Error('demo survey answers must be well-formed')
     const row = await trx.insertInto('survey_responses').values({
-      account_id: account.id, survey_id: survey.id, worker_id: workerId, location_id: site.id, passed: verdict.passed ? 1 : 0,
+      account_id: account.id, survey_id: survey.id, worker_id: workerId, location_id: site.id, passed: verdict.passed,
       answers: JSON.stringify(verdict.answers), failed_questions: JSON.stringify(verdict.failed_questions),
       submitted_at: submittedAt, created_at: created, updated_at: created
     }).returning('id').executeTakeFirstOrThrow()

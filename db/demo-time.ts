@@ -45,8 +45,7 @@ export async function seedTime (ctx: DemoContext): Promise<void> {
     fix.latitude = Math.round(fix.latitude * 1e6) / 1e6
     fix.longitude = Math.round(fix.longitude * 1e6) / 1e6
     const verdict = judgeFix(location, fix)
-    const flag = (b: boolean | null) => b === null ? null : b ? 1 : 0
-    return { ...fix, within_geofence: flag(verdict.within_geofence), distance_meters: verdict.distance_meters, low_gps_confidence: flag(verdict.low_gps_confidence) }
+    return { ...fix, within_geofence: verdict.within_geofence, distance_meters: verdict.distance_meters, low_gps_confidence: verdict.low_gps_confidence }
   }
 
   const costCodeFor = () => ctx.costCodes.length === 0 ? null : ctx.costCodes[Math.floor(random() * Math.min(3, ctx.costCodes.length))]!.id

@@ -1,11 +1,13 @@
 import type { Kysely } from 'kysely'
-import { createAccount, type AccountRecord } from './accounts.js'
-import { createApiKey } from './api-keys.js'
+import { insertAccount, type AccountRecord } from './accounts.js'
+import { createApiKeyIn } from './api-keys.js'
+import type { Engine } from './engine/engine.js'
 import { CostCodeStore } from './cost-codes.js'
 import { DepartmentStore } from './departments.js'
 import { LocationStore } from './locations.js'
 import { seedSurveys } from './demo-surveys.js'
 import { seedTime } from './demo-time.js'
+import { SurveyStore } from './surveys.js'
 import { DocumentStore } from './documents.js'
 import type { Database } from './types.js'
 import { WorkerStore } from './workers.js'
@@ -23,6 +25,8 @@ import { addDays, localDate } from '../domain/zoned-time.js'
 /** What the seeding steps share: the account, a seeded random source, and what earlier steps made. */
 export interface DemoContext {
   trx: Kysely<Database>
+  /** the API's stores, made before the transaction (a store prepares its queries outside any write) */
+  stores: DemoStores
   account: AccountRecord
   random: () => number
   /** when the demo was made; time data is laid out relative to it */
@@ -66,19 +70,37 @@ export interface DemoResult {
   counts: Record<string, number>
 }
 
-export async function createDemoAccount (db: Kysely<Database>, options: DemoOptions = {}): Promise<DemoResult> {
-  return await db.transaction().execute(async (trx) => {
-    const account = await createAccount(trx, {
+export interface DemoStores {
+  locations: LocationStore
+  departments: DepartmentStore
+  costCodes: CostCodeStore
+  workers: WorkerStore
+  documents: DocumentStore
+  surveys: SurveyStore
+}
+
+export async function createDemoAccount (engine: Engine, options: DemoOptions = {}): Promise<DemoResult> {
+  const now = options.now ?? new Date()
+  const stores: DemoStores = {
+    locations: new LocationStore(engine),
+    departments: new DepartmentStore(engine),
+    costCodes: new CostCodeStore(engine),
+    workers: new WorkerStore(engine),
+    documents: new DocumentStore(engine, { clock: () => now.getTime() }),
+    surveys: new SurveyStore(engine)
+  }
+  return await engine.write(async (trx) => {
+    const account = await insertAccount(trx, {
       name: options.name ?? 'TempClock Demo Staffing',
       timezone: options.timezone ?? 'Europe/London',
       apiEnabled: true
     })
     const ctx: DemoContext = {
-      trx, account, random: seededRandom(options.seed ?? 1), now: options.now ?? new Date(),
+      trx, stores, account, random: seededRandom(options.seed ?? 1), now,
       locations: [], departments: [], costCodes: [], workers: [], counts: {}
     }
     for (const step of DEMO_STEPS) await step(ctx)
-    const { key, record } = await createApiKey(trx, { accountId: account.id, name: 'Demo full access', scopes: [], expiresAt: null, rateLimit: null })
+    const { key, record } = await createApiKeyIn(trx, { accountId: account.id, name: 'Demo full access', scopes: [], expiresAt: null, rateLimit: null })
     return { account, key, keyId: record.id, keyPrefix: record.prefix, counts: ctx.counts }
   })
 }
@@ -158,13 +180,13 @@ function emailLocalPart (first: string, last: string): string {
 }
 
 async function seedLocations (ctx: DemoContext): Promise<void> {
-  const store = new LocationStore(ctx.trx)
+  const store = ctx.stores.locations
   for (const body of LOCATIONS) ctx.locations.push(await store.createIn(ctx.trx, ctx.account.id, body))
   ctx.counts.locations = ctx.locations.length
 }
 
 async function seedDepartments (ctx: DemoContext): Promise<void> {
-  const store = new DepartmentStore(ctx.trx)
+  const store = ctx.stores.departments
   for (const [name, at] of DEPARTMENTS) {
     ctx.departments.push(await store.createIn(ctx.trx, ctx.account.id, { name, location_id: at === null ? null : ctx.locations[at]!.id }))
   }
@@ -172,13 +194,13 @@ async function seedDepartments (ctx: DemoContext): Promise<void> {
 }
 
 async function seedCostCodes (ctx: DemoContext): Promise<void> {
-  const store = new CostCodeStore(ctx.trx)
+  const store = ctx.stores.costCodes
   for (const [code, name] of COST_CODES) ctx.costCodes.push(await store.createIn(ctx.trx, ctx.account.id, { code, name }))
   ctx.counts.cost_codes = ctx.costCodes.length
 }
 
 async function seedWorkers (ctx: DemoContext): Promise<void> {
-  const store = new WorkerStore(ctx.trx)
+  const store = ctx.stores.workers
   const usedNames = new Set<string>()
   for (let i = 0; i < WORKER_COUNT; i++) {
     const language = pick(ctx.random, LANGUAGE_MIX)
@@ -223,7 +245,7 @@ async function seedWorkers (ctx: DemoContext): Promise<void> {
  * already passed are announced (document_expired) like any save.
  */
 async function seedDocuments (ctx: DemoContext): Promise<void> {
-  const store = new DocumentStore(ctx.trx, { clock: () => ctx.now.getTime() })
+  const store = ctx.stores.documents
   const today = localDate(ctx.now.getTime(), ctx.account.timezone)
   const days = (min: number, max: number): number => min + Math.floor(ctx.random() * (max - min + 1))
   const transport = ctx.departments.find((d) => d.location_id === null)?.id

@@ -3,15 +3,15 @@ import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, DepartmentRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { DepartmentCreateBody, DepartmentRecord, DepartmentUpdateBody } from '../schemas/departments.js'
+import type { Engine } from './engine/engine.js'
 
 export function toDepartmentRecord (row: DepartmentRow): DepartmentRecord {
   const { account_id: _account, ...rest } = row
-  return { ...rest, active: row.active === 1 }
+  return { ...rest, active: row.active }
 }
 
 export interface DepartmentFilters {
@@ -21,8 +21,8 @@ export interface DepartmentFilters {
 export class DepartmentStore {
   readonly #one: RecordCache<DepartmentRow, DepartmentRecord>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#one = new RecordCache(db, db.selectFrom('departments').selectAll().where('id', '=', 0).where('account_id', '=', 0), toDepartmentRecord, 'Department')
+  constructor (private readonly engine: Engine) {
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('departments').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toDepartmentRecord, 'Department')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
@@ -35,14 +35,14 @@ export class DepartmentStore {
   }
 
   async list (accountId: number, filters: DepartmentFilters, paging: Paging): Promise<Page<DepartmentRecord>> {
-    let query = this.db.selectFrom('departments').selectAll().where('account_id', '=', accountId)
-    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
+    let query = this.engine.db.selectFrom('departments').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active)
     const page = await paginate(query, 'departments', paging)
     return { rows: page.rows.map(toDepartmentRecord), pagination: page.pagination }
   }
 
   async create (accountId: number, body: DepartmentCreateBody): Promise<DepartmentRecord> {
-    return await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body))
+    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body))
   }
 
   /** The create, inside a transaction the caller owns. */
@@ -53,7 +53,7 @@ export class DepartmentStore {
       account_id: accountId,
       name: body.name,
       location_id: body.location_id ?? null,
-      active: body.active === false ? 0 : 1,
+      active: body.active !== false,
       created_at: now,
       updated_at: now
     }).returningAll().executeTakeFirstOrThrow()
@@ -62,14 +62,14 @@ export class DepartmentStore {
 
   /** Partial update: only the fields given change. */
   async update (accountId: number, id: number, body: DepartmentUpdateBody): Promise<DepartmentRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await trx.selectFrom('departments').select('id')
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Department ${id}`)
       if (body.location_id != null) await requireOwned(trx, 'locations', accountId, body.location_id)
       const { active, ...fields } = body
       const row = await trx.updateTable('departments')
-        .set({ ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }), updated_at: nowIso() })
+        .set({ ...fields, ...(active === undefined ? {} : { active }), updated_at: nowIso() })
         .where('id', '=', id).where('account_id', '=', accountId)
         .returningAll().executeTakeFirstOrThrow()
       return toDepartmentRecord(row)

@@ -2,13 +2,13 @@ import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, DocumentRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { documentStatus, expiryEventDue, latestLocalDate, statusDateBounds, type DocumentStatus } from '../domain/documents.js'
 import { notFound, validationError } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import { localDate } from '../domain/zoned-time.js'
 import type { Paging } from '../schemas/common.js'
 import type { DocumentCreateBody, DocumentRecord, DocumentUpdateBody } from '../schemas/documents.js'
+import type { Engine } from './engine/engine.js'
 
 type DocumentWithNames = DocumentRow & { worker_name: string, account_timezone: string }
 
@@ -54,7 +54,7 @@ const EXPIRY_BATCH = 200
 export class DocumentStore {
   readonly #clock: () => number
 
-  constructor (private readonly db: Kysely<Database>, options: DocumentStoreOptions = {}) {
+  constructor (private readonly engine: Engine, options: DocumentStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now
   }
 
@@ -67,7 +67,7 @@ export class DocumentStore {
       .select('accounts.timezone as account_timezone')
   }
 
-  async find (accountId: number, id: number, on: Kysely<Database> = this.db): Promise<DocumentRecord | undefined> {
+  async find (accountId: number, id: number, on: Kysely<Database> = this.engine.db): Promise<DocumentRecord | undefined> {
     const row = await this.#select(on).where('documents.account_id', '=', accountId).where('documents.id', '=', id).executeTakeFirst()
     return row === undefined ? undefined : toDocumentRecord(row, this.#clock())
   }
@@ -80,11 +80,11 @@ export class DocumentStore {
 
   async list (accountId: number, filters: DocumentFilters, paging: Paging): Promise<Page<DocumentRecord>> {
     const nowMs = this.#clock()
-    let query = this.#select(this.db).where('documents.account_id', '=', accountId)
+    let query = this.#select(this.engine.db).where('documents.account_id', '=', accountId)
     if (filters.worker_id !== undefined) query = query.where('documents.worker_id', '=', filters.worker_id)
     if (filters.expires_before !== undefined) query = query.where('documents.expires_on', '<', filters.expires_before)
     if (filters.status !== undefined) {
-      const tz = (await this.db.selectFrom('accounts').select('timezone').where('id', '=', accountId).executeTakeFirst())?.timezone ?? 'UTC'
+      const tz = (await this.engine.db.selectFrom('accounts').select('timezone').where('id', '=', accountId).executeTakeFirst())?.timezone ?? 'UTC'
       const bounds = statusDateBounds(filters.status, localDate(nowMs, tz))
       query = query.where((eb) => {
         const inRange = eb.and([
@@ -108,7 +108,7 @@ export class DocumentStore {
   }
 
   async create (accountId: number, body: DocumentCreateBody): Promise<DocumentRecord> {
-    return await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body))
+    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body))
   }
 
   /** The create, inside a transaction the caller owns. */
@@ -132,7 +132,7 @@ export class DocumentStore {
 
   /** Partial update; an expiry moved to a later date that has already passed is announced at once. */
   async update (accountId: number, id: number, body: DocumentUpdateBody): Promise<DocumentRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await trx.selectFrom('documents').selectAll().where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Document ${id}`)
       await this.#check(trx, accountId, { ...current, ...body })
@@ -144,7 +144,7 @@ export class DocumentStore {
 
   /** Deletes a document and returns it as it was. */
   async delete (accountId: number, id: number): Promise<DocumentRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const document = await this.find(accountId, id, trx)
       if (document === undefined) throw notFound(`Document ${id}`)
       await trx.deleteFrom('documents').where('id', '=', id).where('account_id', '=', accountId).execute()
@@ -164,12 +164,12 @@ export class DocumentStore {
     let after: { expires_on: string, id: number } | undefined
     for (;;) {
       const nowMs = this.#clock()
-      const candidates = await this.#unannounced(this.db, latestLocalDate(nowMs), { after })
+      const candidates = await this.#unannounced(this.engine.db, latestLocalDate(nowMs), { after })
       if (candidates.length === 0) return written
       const last = candidates[candidates.length - 1]!
       after = { expires_on: last.expires_on!, id: last.id }
       const due = candidates.filter((c) => expiryEventDue(c.expires_on, c.expired_notified_on, c.account_timezone, nowMs)).map((c) => c.id)
-      if (due.length > 0) written += await writeTransaction(this.db, async (trx) => await this.#announceExpiries(trx, due))
+      if (due.length > 0) written += await this.engine.write(async (trx) => await this.#announceExpiries(trx, due))
       if (candidates.length < EXPIRY_BATCH) return written
     }
   }
@@ -201,6 +201,8 @@ export class DocumentStore {
    * (data: the document) and records the date as announced. Returns how many were written.
    */
   async #announceExpiries (trx: Kysely<Database>, ids: number[]): Promise<number> {
+    // decided under each document's lock, so processes racing announce it once (in id order: no deadlock)
+    for (const id of [...ids].sort((a, b) => a - b)) await this.engine.sql.lockKey(trx, `document_expired:${id}`)
     const nowMs = this.#clock()
     const rows = await this.#unannounced(trx, latestLocalDate(nowMs), { ids })
     let written = 0

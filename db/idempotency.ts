@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely'
 import type { Database, IdempotencyKeyRow } from './types.js'
-import { compileOnce, type Compiled } from './precompiled.js'
-import { writeTransaction, type UnitExtension } from './write-transaction.js'
+import type { UnitExtension } from './engine/write-scope.js'
 import { toIsoSeconds } from '../domain/time.js'
+import type { CompiledQuery, Engine } from './engine/engine.js'
 
 /** how long a stored response is replayed */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000
@@ -28,15 +28,16 @@ export class IdempotencyKeyTaken extends Error {
  * crash to leave behind.
  */
 export class IdempotencyStore {
-  readonly #find: Compiled<IdempotencyKeyRow>
+  readonly #find: CompiledQuery<IdempotencyKeyRow, 'apiKeyId' | 'key'>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#find = compileOnce(db.selectFrom('idempotency_keys').selectAll().where('api_key_id', '=', 0).where('idempotency_key', '=', ''))
+  constructor (private readonly engine: Engine) {
+    this.#find = engine.compile((param) => engine.db.selectFrom('idempotency_keys').selectAll()
+      .where('api_key_id', '=', param('apiKeyId')).where('idempotency_key', '=', param('key')))
   }
 
   /** The response stored under the key, if any and not expired: the check before any work. */
   async find (apiKeyId: number, key: string, nowMs = Date.now()): Promise<StoredKey | undefined> {
-    return replayable(await this.#find.first(this.db, apiKeyId, key), nowMs)
+    return replayable(await this.#find.readFirst({ apiKeyId, key }), nowMs)
   }
 
   /**
@@ -45,7 +46,9 @@ export class IdempotencyStore {
    * older version (which claimed keys before the work) that never completed.
    */
   async findIn (trx: Kysely<Database>, apiKeyId: number, key: string, nowMs = Date.now()): Promise<StoredKey | undefined> {
-    const row = await this.#find.first(trx, apiKeyId, key)
+    // the same key's requests are serial across processes too (on an engine with several writers)
+    await this.engine.sql.lockKey(trx, `idempotency:${apiKeyId}:${key}`)
+    const row = await this.#find.runFirst(trx, { apiKeyId, key })
     if (row === undefined) return undefined
     const stored = replayable(row, nowMs)
     if (stored === undefined) await trx.deleteFrom('idempotency_keys').where('id', '=', row.id).execute()
@@ -66,7 +69,7 @@ export class IdempotencyStore {
   }
 
   async purgeExpired (nowMs = Date.now()): Promise<number> {
-    const result = await writeTransaction(this.db, async (trx) =>
+    const result = await this.engine.write(async (trx) =>
       await trx.deleteFrom('idempotency_keys').where('expires_at', '<=', toIsoSeconds(new Date(nowMs))).executeTakeFirst())
     return Number(result.numDeletedRows)
   }
@@ -107,7 +110,7 @@ export class IdempotentWrite implements UnitExtension {
     // a timer or loop that started during the request and outlives it writes on its own
     if (this.#state === 'closed') return fn
     if (this.#state === 'writing') {
-      throw new Error('A request with an Idempotency-Key writes in one unit, which stores its response: make the work one writeTransaction')
+      throw new Error('A request with an Idempotency-Key writes in one unit, which stores its response: make the work one engine.write()')
     }
     this.#state = 'writing'
     return async (trx) => {

@@ -1,18 +1,17 @@
 import type { Kysely } from 'kysely'
 import { isTimezone } from './accounts.js'
 import { paginate, type Page } from './paging.js'
-import { matchesSearch } from './search.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, LocationRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { notFound, validationError } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { LocationCreateBody, LocationRecord, LocationUpdateBody } from '../schemas/locations.js'
+import type { Engine } from './engine/engine.js'
 
 export function toLocationRecord (row: LocationRow): LocationRecord {
   const { account_id: _account, ...rest } = row
-  return { ...rest, active: row.active === 1 } as LocationRecord
+  return { ...rest, active: row.active } as LocationRecord
 }
 
 export interface LocationFilters {
@@ -36,8 +35,8 @@ function checkLocationRules (merged: Pick<LocationRow, 'latitude' | 'longitude' 
 export class LocationStore {
   readonly #one: RecordCache<LocationRow, LocationRecord>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#one = new RecordCache(db, db.selectFrom('locations').selectAll().where('id', '=', 0).where('account_id', '=', 0), toLocationRecord, 'Location')
+  constructor (private readonly engine: Engine) {
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('locations').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toLocationRecord, 'Location')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
@@ -50,15 +49,15 @@ export class LocationStore {
   }
 
   async list (accountId: number, filters: LocationFilters, paging: Paging): Promise<Page<LocationRecord>> {
-    let query = this.db.selectFrom('locations').selectAll().where('account_id', '=', accountId)
-    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
-    if (filters.search !== undefined) query = query.where(matchesSearch('locations', 'locations_search', ['name', 'city', 'postcode'], filters.search))
+    let query = this.engine.db.selectFrom('locations').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active)
+    if (filters.search !== undefined) query = query.where(this.engine.sql.matchesSearch('locations', ['name', 'city', 'postcode'], filters.search))
     const page = await paginate(query, 'locations', paging)
     return { rows: page.rows.map(toLocationRecord), pagination: page.pagination }
   }
 
   async create (accountId: number, body: LocationCreateBody): Promise<LocationRecord> {
-    return await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body))
+    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body))
   }
 
   /** The create, inside a transaction the caller owns (the demo seeds a whole account in one). */
@@ -78,7 +77,7 @@ export class LocationStore {
       gps_accuracy_threshold: body.gps_accuracy_threshold ?? null,
       kiosk_language: body.kiosk_language ?? 'en',
       timezone: body.timezone ?? null,
-      active: body.active === false ? 0 : 1,
+      active: body.active !== false,
       created_at: now,
       updated_at: now
     }
@@ -89,12 +88,12 @@ export class LocationStore {
 
   /** Partial update: only the fields given change. */
   async update (accountId: number, id: number, body: LocationUpdateBody): Promise<LocationRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await trx.selectFrom('locations').selectAll()
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Location ${id}`)
       const { active, ...fields } = body
-      const changes = { ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }) }
+      const changes = { ...fields, ...(active === undefined ? {} : { active }) }
       checkLocationRules({ ...current, ...changes })
       const row = await trx.updateTable('locations').set({ ...changes, updated_at: nowIso() })
         .where('id', '=', id).where('account_id', '=', accountId)

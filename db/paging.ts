@@ -1,4 +1,4 @@
-import { sql, type RawBuilder, type SelectQueryBuilder, type SqlBool } from 'kysely'
+import { sql, type SelectQueryBuilder } from 'kysely'
 import type { Paging, PaginationType } from '../schemas/common.js'
 import { parseTimestamp } from '../domain/time.js'
 
@@ -41,10 +41,4 @@ export async function paginate<DB, TB extends keyof DB & string, Row> (
     rows: hasMore ? rows.slice(0, paging.limit) : rows,
     pagination: { total: Number(counted.total), limit: paging.limit, offset: paging.offset, has_more: hasMore }
   }
-}
-
-/** `column LIKE %term%` (ASCII case-insensitive) with LIKE's wildcards escaped, so "50%" matches "50%". */
-export function containsText (column: string, term: string): RawBuilder<SqlBool> {
-  const pattern = '%' + term.replace(/[\\%_]/g, (c) => '\\' + c) + '%'
-  return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '\\'`
 }

@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { nowIso, toIsoSeconds } from '../domain/time.js'
-import { precompile, type Precompiled } from './precompiled.js'
 import type { Database } from './types.js'
-import { writeTransaction } from './write-transaction.js'
+import type { CompiledQuery, Engine } from './engine/engine.js'
 
 /** Sessions end this long after sign-in, whatever happens in between. */
 export const SESSION_TTL_MS = 8 * 60 * 60 * 1000
@@ -40,19 +39,19 @@ interface SessionLookupRow {
 }
 
 export class PortalSessionStore {
-  readonly #lookup: Precompiled<SessionLookupRow>
+  readonly #lookup: CompiledQuery<SessionLookupRow, 'id' | 'now'>
 
-  constructor (private readonly db: Kysely<Database>) {
+  constructor (private readonly engine: Engine) {
     // read on every portal request: an expired session, a deleted one (logout) or a disabled user
     // stops working on the very next request, also when the CLI changed it in another process
-    this.#lookup = precompile(db, db.selectFrom('portal_sessions')
+    this.#lookup = engine.compile((param) => engine.db.selectFrom('portal_sessions')
       .innerJoin('portal_users', 'portal_users.id', 'portal_sessions.user_id')
       .innerJoin('accounts', 'accounts.id', 'portal_users.account_id')
       .select(['portal_sessions.user_id', 'portal_users.email', 'portal_users.account_id',
         'accounts.name as account_name', 'accounts.timezone as account_timezone',
         'portal_sessions.csrf_token', 'portal_sessions.expires_at'])
-      .where('portal_sessions.id', '=', '')
-      .where('portal_sessions.expires_at', '>', '')
+      .where('portal_sessions.id', '=', param('id'))
+      .where('portal_sessions.expires_at', '>', param('now'))
       .where('portal_users.disabled_at', 'is', null))
   }
 
@@ -61,7 +60,7 @@ export class PortalSessionStore {
     const token = generateToken()
     const now = toIsoSeconds(new Date(nowMs))
     const expiresAt = toIsoSeconds(new Date(nowMs + SESSION_TTL_MS))
-    await writeTransaction(this.db, async (trx) => {
+    await this.engine.write(async (trx) => {
       // expired rows are swept here rather than by a timer: sign-ins are rare and this is indexed
       await trx.deleteFrom('portal_sessions').where('expires_at', '<=', now).execute()
       await trx.insertInto('portal_sessions').values({
@@ -74,7 +73,7 @@ export class PortalSessionStore {
   /** The live session for a cookie token, or undefined (unknown, expired, user disabled). */
   async find (token: string): Promise<PortalSession | undefined> {
     if (!SESSION_TOKEN_PATTERN.test(token)) return undefined
-    const row = await this.#lookup.first(hashSessionToken(token), nowIso())
+    const row = await this.#lookup.readFirst({ id: hashSessionToken(token), now: nowIso() })
     if (row === undefined) return undefined
     return {
       userId: row.user_id,
@@ -89,6 +88,6 @@ export class PortalSessionStore {
 
   async destroy (token: string): Promise<void> {
     if (!SESSION_TOKEN_PATTERN.test(token)) return
-    await writeTransaction(this.db, async (trx) => await trx.deleteFrom('portal_sessions').where('id', '=', hashSessionToken(token)).execute())
+    await this.engine.write(async (trx) => await trx.deleteFrom('portal_sessions').where('id', '=', hashSessionToken(token)).execute())
   }
 }

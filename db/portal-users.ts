@@ -1,10 +1,8 @@
-import type { Kysely } from 'kysely'
 import { nowIso } from '../domain/time.js'
 import { DUMMY_PASSWORD_HASH, hashPassword, passwordProblem, verifyPassword } from '../domain/passwords.js'
 import { findAccount } from './accounts.js'
-import { isUniqueViolation } from './integrity.js'
-import type { Database, PortalUserRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
+import type { Engine } from './engine/engine.js'
+import type { PortalUserRow } from './types.js'
 
 /** What the operator sees of a portal user: never the password hash. */
 export interface PortalUserRecord {
@@ -44,25 +42,25 @@ export function toPortalUserRecord (row: PortalUserRow): PortalUserRecord {
   }
 }
 
-export async function findPortalUserByEmail (db: Kysely<Database>, email: string): Promise<PortalUserRow | undefined> {
-  return await db.selectFrom('portal_users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst()
+export async function findPortalUserByEmail (engine: Engine, email: string): Promise<PortalUserRow | undefined> {
+  return await engine.db.selectFrom('portal_users').selectAll().where('email', '=', normalizeEmail(email)).executeTakeFirst()
 }
 
 /** Creates an account admin. Throws a one-line Error for an unknown account, a bad or taken email, a weak password. */
 export async function createPortalUser (
-  db: Kysely<Database>,
+  engine: Engine,
   input: { accountId: number, email: string, password: string }
 ): Promise<PortalUserRecord> {
   const email = normalizeEmail(input.email)
   if (!isEmail(email)) throw new Error(`not a valid email address: ${JSON.stringify(input.email)}`)
   const problem = passwordProblem(input.password)
   if (problem !== null) throw new Error(problem)
-  if (await findAccount(db, input.accountId) === undefined) throw new Error(`no account with id ${input.accountId}`)
-  if (await findPortalUserByEmail(db, email) !== undefined) throw new Error(`a portal user with email ${email} already exists`)
+  if (await findAccount(engine, input.accountId) === undefined) throw new Error(`no account with id ${input.accountId}`)
+  if (await findPortalUserByEmail(engine, email) !== undefined) throw new Error(`a portal user with email ${email} already exists`)
   const passwordHash = await hashPassword(input.password)
   const now = nowIso()
   try {
-    const row = await db.insertInto('portal_users').values({
+    const row = await engine.write(async (trx) => await trx.insertInto('portal_users').values({
       account_id: input.accountId,
       email,
       password_hash: passwordHash,
@@ -70,17 +68,17 @@ export async function createPortalUser (
       last_login_at: null,
       created_at: now,
       updated_at: now
-    }).returningAll().executeTakeFirstOrThrow()
+    }).returningAll().executeTakeFirstOrThrow())
     return toPortalUserRecord(row)
   } catch (err) {
     // another process created the same email between the check and the insert
-    if (isUniqueViolation(err, 'portal_users.email')) throw new Error(`a portal user with email ${email} already exists`)
+    if (engine.sql.isUniqueViolation(err, 'portal_users.email')) throw new Error(`a portal user with email ${email} already exists`)
     throw err
   }
 }
 
-export async function listPortalUsers (db: Kysely<Database>, accountId?: number): Promise<PortalUserRecord[]> {
-  let query = db.selectFrom('portal_users').selectAll().orderBy('id')
+export async function listPortalUsers (engine: Engine, accountId?: number): Promise<PortalUserRecord[]> {
+  let query = engine.db.selectFrom('portal_users').selectAll().orderBy('id')
   if (accountId !== undefined) query = query.where('account_id', '=', accountId)
   return (await query.execute()).map(toPortalUserRecord)
 }
@@ -89,8 +87,8 @@ export async function listPortalUsers (db: Kysely<Database>, accountId?: number)
  * Disables a user and ends all their sessions in one transaction; returns the user, or undefined
  * if there is none. Disabling twice keeps the first time.
  */
-export async function disablePortalUser (db: Kysely<Database>, id: number): Promise<PortalUserRecord | undefined> {
-  return await writeTransaction(db, async (trx) => {
+export async function disablePortalUser (engine: Engine, id: number): Promise<PortalUserRecord | undefined> {
+  return await engine.write(async (trx) => {
     const now = nowIso()
     await trx.updateTable('portal_users').set({ disabled_at: now, updated_at: now })
       .where('id', '=', id).where('disabled_at', 'is', null).execute()
@@ -104,13 +102,13 @@ export async function disablePortalUser (db: Kysely<Database>, id: number): Prom
  * Checks an email and password. An unknown email is checked against a dummy hash, and a disabled
  * user's password is still verified, so every failure costs one scrypt and looks the same.
  */
-export async function authenticatePortalUser (db: Kysely<Database>, email: string, password: string): Promise<PortalUserRow | null> {
-  const user = isEmail(normalizeEmail(email)) ? await findPortalUserByEmail(db, email) : undefined
+export async function authenticatePortalUser (engine: Engine, email: string, password: string): Promise<PortalUserRow | null> {
+  const user = isEmail(normalizeEmail(email)) ? await findPortalUserByEmail(engine, email) : undefined
   const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_PASSWORD_HASH)
   if (!ok || user === undefined || user.disabled_at !== null) return null
   return user
 }
 
-export async function recordPortalLogin (db: Kysely<Database>, userId: number): Promise<void> {
-  await writeTransaction(db, async (trx) => await trx.updateTable('portal_users').set({ last_login_at: nowIso() }).where('id', '=', userId).execute())
+export async function recordPortalLogin (engine: Engine, userId: number): Promise<void> {
+  await engine.write(async (trx) => await trx.updateTable('portal_users').set({ last_login_at: nowIso() }).where('id', '=', userId).execute())
 }

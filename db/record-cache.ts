@@ -1,8 +1,5 @@
-import type { Compilable, Kysely } from 'kysely'
-import { changeWatchFor } from './connection.js'
-import type { ChangeWatch } from './change-watch.js'
-import { precompile, type Precompiled } from './precompiled.js'
-import type { Database } from './types.js'
+import type { Compilable } from 'kysely'
+import type { ChangeSource, CompiledQuery, Engine } from './engine/engine.js'
 import { notFound } from '../domain/errors.js'
 
 /** Bounded: a scan over many ids empties it rather than growing memory. */
@@ -12,29 +9,29 @@ const RECORD_CACHE_LIMIT = 10_000
  * A resource's single-record read (`find`, and `get` that answers 404), by (account, id), kept in memory until the database changes. Reading one row
  * builds a fresh object column by column in better-sqlite3, which on the request path costs more
  * than everything else of a `GET x.php?id=` together; most reads of reference data repeat. Every
- * lookup first asks the change watch (db/change-watch.ts), or takes the version its caller read, and
+ * lookup first asks the engine's change source (db/engine/sqlite/change-watch.ts), or takes the version its caller read, and
  * the whole cache is dropped when any connection in any process has committed since, so a read
  * never returns anything older than the last commit before that look. Entries are frozen: callers share them.
  */
 export class RecordCache<Row, V extends object> {
-  readonly #byId: Precompiled<Row>
-  /** none for a transaction's `trx`: then every lookup loads */
-  readonly #changes: ChangeWatch | undefined
+  readonly #byId: CompiledQuery<Row, 'id' | 'accountId'>
+  /** none when the engine cannot tell cheaply that nothing changed (PostgreSQL): then every lookup loads */
+  readonly #changes: ChangeSource | undefined
   readonly #entries = new Map<string, V>()
   #version = -1
 
   /**
-   * @param byId the resource's row query, filtered by id and then account_id (placeholder values)
+   * @param byId the resource's row query, filtered by `param('id')` and `param('accountId')`
    * @param toRecord the row as the API shows it
    * @param what the resource in a 404 message, e.g. 'Cost code'
    */
-  constructor (db: Kysely<Database>, byId: Compilable<Row>, private readonly toRecord: (row: Row) => V, private readonly what: string) {
-    this.#byId = precompile(db, byId)
-    this.#changes = changeWatchFor(db)
+  constructor (engine: Engine, byId: (param: (name: 'id' | 'accountId') => any) => Compilable<Row>, private readonly toRecord: (row: Row) => V, private readonly what: string) {
+    this.#byId = engine.compile(byId)
+    this.#changes = engine.changes
   }
 
   async #load (accountId: number, id: number): Promise<V | undefined> {
-    const row = await this.#byId.first(id, accountId)
+    const row = await this.#byId.readFirst({ id, accountId })
     return row === undefined ? undefined : this.toRecord(row)
   }
 

@@ -2,12 +2,12 @@ import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, ShiftRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
 import { nowIso, parseTimestamp } from '../domain/time.js'
 import { localDateRange } from '../domain/zoned-time.js'
 import type { Paging } from '../schemas/common.js'
 import type { ShiftCreateBody, ShiftRecord, ShiftUpdateBody } from '../schemas/shifts.js'
+import type { Engine } from './engine/engine.js'
 
 export const MAX_SHIFT_MS = 24 * 3_600_000
 
@@ -31,7 +31,7 @@ type ShiftFields = Pick<ShiftRow, 'worker_id' | 'location_id' | 'department_id' 
 
 /** Scheduled shifts: validation, same-account references, and no overlap for one worker. */
 export class ShiftStore {
-  constructor (private readonly db: Kysely<Database>) {}
+  constructor (private readonly engine: Engine) {}
 
   #select (on: Kysely<Database>, accountId: number) {
     return on.selectFrom('shifts')
@@ -43,7 +43,7 @@ export class ShiftStore {
       .where('shifts.account_id', '=', accountId)
   }
 
-  async find (accountId: number, id: number, on: Kysely<Database> = this.db): Promise<ShiftRecord | undefined> {
+  async find (accountId: number, id: number, on: Kysely<Database> = this.engine.db): Promise<ShiftRecord | undefined> {
     const row = await this.#select(on, accountId).where('shifts.id', '=', id).executeTakeFirst()
     return row === undefined ? undefined : toShiftRecord(row)
   }
@@ -55,7 +55,7 @@ export class ShiftStore {
   }
 
   async list (accountId: number, filters: ShiftFilters, paging: Paging): Promise<Page<ShiftRecord>> {
-    let query = this.#select(this.db, accountId)
+    let query = this.#select(this.engine.db, accountId)
     if (filters.worker_id !== undefined) query = query.where('shifts.worker_id', '=', filters.worker_id)
     if (filters.location_id !== undefined) query = query.where('shifts.location_id', '=', filters.location_id)
     if (filters.department_id !== undefined) query = query.where('shifts.department_id', '=', filters.department_id)
@@ -64,7 +64,7 @@ export class ShiftStore {
       if (filters.start_date !== undefined && filters.end_date !== undefined && filters.end_date < filters.start_date) {
         throw validationError('end_date must not be before start_date')
       }
-      const tz = (await this.db.selectFrom('accounts').select('timezone').where('id', '=', accountId).executeTakeFirst())?.timezone ?? 'UTC'
+      const tz = (await this.engine.db.selectFrom('accounts').select('timezone').where('id', '=', accountId).executeTakeFirst())?.timezone ?? 'UTC'
       const range = localDateRange(tz, filters.start_date, filters.end_date)
       if (range.from !== undefined) query = query.where('shifts.start_time', '>=', range.from)
       if (range.to !== undefined) query = query.where('shifts.start_time', '<', range.to)
@@ -111,7 +111,7 @@ export class ShiftStore {
       status: body.status ?? 'draft',
       notes: body.notes ?? null
     }
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       await this.#check(trx, accountId, fields, null)
       const now = nowIso()
       const { id } = await trx.insertInto('shifts').values({ ...fields, account_id: accountId, created_at: now, updated_at: now })
@@ -124,7 +124,7 @@ export class ShiftStore {
 
   /** Partial update, checked against the same rules as a new shift (excluding itself from overlap). */
   async update (accountId: number, id: number, body: ShiftUpdateBody): Promise<ShiftRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await trx.selectFrom('shifts').selectAll().where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Shift ${id}`)
       const changes: Partial<ShiftFields> = { ...body } as Partial<ShiftFields>
@@ -138,7 +138,7 @@ export class ShiftStore {
 
   /** Deletes a shift and returns it as it was. */
   async delete (accountId: number, id: number): Promise<ShiftRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const shift = await this.find(accountId, id, trx)
       if (shift === undefined) throw notFound(`Shift ${id}`)
       await trx.deleteFrom('shifts').where('id', '=', id).where('account_id', '=', accountId).execute()

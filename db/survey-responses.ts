@@ -6,6 +6,7 @@ import type { Answer } from '../domain/surveys.js'
 import { localDateRange } from '../domain/zoned-time.js'
 import type { Paging } from '../schemas/common.js'
 import type { SurveyResponseRecord } from '../schemas/surveys.js'
+import type { Engine } from './engine/engine.js'
 
 type ResponseWithEntry = SurveyResponseRow & { time_entry_id: number | null }
 
@@ -16,7 +17,7 @@ export function toSurveyResponseRecord (row: ResponseWithEntry): SurveyResponseR
     worker_id: row.worker_id,
     location_id: row.location_id,
     time_entry_id: row.time_entry_id,
-    passed: row.passed === 1,
+    passed: row.passed,
     answers: JSON.parse(row.answers) as Record<string, Answer>,
     failed_questions: JSON.parse(row.failed_questions) as string[],
     submitted_at: row.submitted_at,
@@ -35,11 +36,11 @@ export interface SurveyResponseFilters {
 
 /** Every answered pre-clock-in survey, passed or failed; written by the clock (db/clock.ts). */
 export class SurveyResponseStore {
-  constructor (private readonly db: Kysely<Database>) {}
+  constructor (private readonly engine: Engine) {}
 
   #select (accountId: number) {
     // the shift that a passed response let start points at it
-    return this.db.selectFrom('survey_responses')
+    return this.engine.db.selectFrom('survey_responses')
       .leftJoin('time_entries', 'time_entries.survey_response_id', 'survey_responses.id')
       .selectAll('survey_responses')
       .select('time_entries.id as time_entry_id')
@@ -57,12 +58,12 @@ export class SurveyResponseStore {
     let query = this.#select(accountId)
     if (filters.survey_id !== undefined) query = query.where('survey_responses.survey_id', '=', filters.survey_id)
     if (filters.worker_id !== undefined) query = query.where('survey_responses.worker_id', '=', filters.worker_id)
-    if (filters.passed !== undefined) query = query.where('survey_responses.passed', '=', filters.passed ? 1 : 0)
+    if (filters.passed !== undefined) query = query.where('survey_responses.passed', '=', filters.passed)
     if (filters.start_date !== undefined || filters.end_date !== undefined) {
       if (filters.start_date !== undefined && filters.end_date !== undefined && filters.end_date < filters.start_date) {
         throw validationError('end_date must not be before start_date')
       }
-      const tz = (await this.db.selectFrom('accounts').select('timezone').where('id', '=', accountId).executeTakeFirst())?.timezone ?? 'UTC'
+      const tz = (await this.engine.db.selectFrom('accounts').select('timezone').where('id', '=', accountId).executeTakeFirst())?.timezone ?? 'UTC'
       const range = localDateRange(tz, filters.start_date, filters.end_date)
       if (range.from !== undefined) query = query.where('survey_responses.submitted_at', '>=', range.from)
       if (range.to !== undefined) query = query.where('survey_responses.submitted_at', '<', range.to)

@@ -1,20 +1,20 @@
-import { sql, type Kysely } from 'kysely'
-import { isUniqueViolation, requireOwned } from './integrity.js'
+import type { Kysely } from 'kysely'
+import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, SurveyRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
 import { conflictingSurvey, normaliseQuestions, type SurveyFacts } from '../domain/surveys.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { SurveyCreateBody, SurveyQuestionType, SurveyRecord, SurveyUpdateBody } from '../schemas/surveys.js'
+import type { Engine } from './engine/engine.js'
 
 export function toSurveyRecord (row: SurveyRow): SurveyRecord {
   return {
     id: row.id,
     name: row.name,
-    active: row.active === 1,
+    active: row.active,
     location_ids: row.location_ids === null ? null : JSON.parse(row.location_ids) as number[],
     questions: JSON.parse(row.questions) as SurveyQuestionType[],
     created_at: row.created_at,
@@ -40,8 +40,8 @@ const clash = (other: { id: number, name: string }, locationId: number | null) =
 export class SurveyStore {
   readonly #one: RecordCache<SurveyRow, SurveyRecord>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#one = new RecordCache(db, db.selectFrom('surveys').selectAll().where('id', '=', 0).where('account_id', '=', 0), toSurveyRecord, 'Survey')
+  constructor (private readonly engine: Engine) {
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('surveys').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toSurveyRecord, 'Survey')
   }
 
   async get (accountId: number, id: number, asOf?: number): Promise<SurveyRecord> {
@@ -49,18 +49,18 @@ export class SurveyStore {
   }
 
   async list (accountId: number, filters: SurveyFilters, paging: Paging): Promise<Page<SurveyRecord>> {
-    let query = this.db.selectFrom('surveys').selectAll().where('account_id', '=', accountId)
-    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
+    let query = this.engine.db.selectFrom('surveys').selectAll().where('account_id', '=', accountId)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active)
     if (filters.location_id !== undefined) {
       const locationId = filters.location_id
-      query = query.where(sql<boolean>`(surveys.location_ids is null or exists (select 1 from json_each(surveys.location_ids) where value = ${locationId}))`)
+      query = query.where((eb) => eb.or([eb('surveys.location_ids', 'is', null), this.engine.sql.jsonArrayContains('surveys.location_ids', locationId)]))
     }
     const page = await paginate(query, 'surveys', paging)
     return { rows: page.rows.map(toSurveyRecord), pagination: page.pagination }
   }
 
   async create (accountId: number, body: SurveyCreateBody): Promise<SurveyRecord> {
-    return await this.#mapConflicts(async () => await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body)))
+    return await this.#mapConflicts(async () => await this.engine.write(async (trx) => await this.createIn(trx, accountId, body)))
   }
 
   /** The create, inside a transaction the caller owns. */
@@ -72,7 +72,7 @@ export class SurveyStore {
     const row = await trx.insertInto('surveys').values({
       account_id: accountId,
       name: survey.name,
-      active: survey.active ? 1 : 0,
+      active: survey.active,
       location_ids: survey.location_ids === null ? null : JSON.stringify(survey.location_ids),
       questions: JSON.stringify(questions),
       created_at: now,
@@ -84,7 +84,7 @@ export class SurveyStore {
   /** Partial update; `questions` replaces the whole list (past responses keep their own answers). */
   async update (accountId: number, id: number, body: SurveyUpdateBody): Promise<SurveyRecord> {
     const questions = body.questions === undefined ? undefined : normaliseQuestions(body.questions)
-    return await this.#mapConflicts(async () => await writeTransaction(this.db, async (trx) => {
+    return await this.#mapConflicts(async () => await this.engine.write(async (trx) => {
       const row = await trx.selectFrom('surveys').selectAll().where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (row === undefined) throw notFound(`Survey ${id}`)
       const current = toSurveyRecord(row)
@@ -97,7 +97,7 @@ export class SurveyStore {
       await this.#check(trx, accountId, next)
       const updated = await trx.updateTable('surveys').set({
         name: next.name,
-        active: next.active ? 1 : 0,
+        active: next.active,
         location_ids: next.location_ids === null ? null : JSON.stringify(next.location_ids),
         ...(questions === undefined ? {} : { questions: JSON.stringify(questions) }),
         updated_at: nowIso()
@@ -111,7 +111,7 @@ export class SurveyStore {
     for (const locationId of survey.location_ids ?? []) await requireOwned(trx, 'locations', accountId, locationId)
     if (!survey.active) return
     const active = await trx.selectFrom('surveys').select(['id', 'name', 'location_ids'])
-      .where('account_id', '=', accountId).where('active', '=', 1).orderBy('id').execute()
+      .where('account_id', '=', accountId).where('active', '=', true).orderBy('id').execute()
     const other = conflictingSurvey(survey, active.map((s) => ({ ...s, location_ids: s.location_ids === null ? null : JSON.parse(s.location_ids) as number[] })))
     if (other !== undefined) throw clash(other.survey, other.locationId)
   }
@@ -121,7 +121,7 @@ export class SurveyStore {
       return await write()
     } catch (err) {
       // another writer made an account-wide survey active between the check and the write
-      if (isUniqueViolation(err, 'surveys.account_id')) throw conflict('survey_conflict', 'Another survey is already the active survey for every location')
+      if (this.engine.sql.isUniqueViolation(err, 'surveys.account_id')) throw conflict('survey_conflict', 'Another survey is already the active survey for every location')
       throw err
     }
   }

@@ -4,10 +4,6 @@ import type { TimeEntryRecord } from '../schemas/time.js'
 /** A time entry row with the names the API shows beside the ids. */
 export type EntryWithNames = TimeEntryRow & { worker_name: string, location_name: string | null }
 
-/** SQLite's 0/1 (or null) as the API's boolean, and back */
-export const bool = (v: number | null): boolean | null => v === null ? null : v === 1
-export const sqliteBool = (v: boolean | null): number | null => v === null ? null : v ? 1 : 0
-
 /** The one conversion from a time_entries row to the API's time entry. */
 export function toTimeEntryRecord (row: EntryWithNames): TimeEntryRecord {
   return {
@@ -29,9 +25,9 @@ export function toTimeEntryRecord (row: EntryWithNames): TimeEntryRecord {
     latitude: row.latitude,
     longitude: row.longitude,
     gps_accuracy: row.gps_accuracy,
-    within_geofence: bool(row.within_geofence),
+    within_geofence: row.within_geofence,
     distance_meters: row.distance_meters,
-    low_gps_confidence: bool(row.low_gps_confidence),
+    low_gps_confidence: row.low_gps_confidence,
     survey_response_id: row.survey_response_id,
     created_at: row.created_at,
     updated_at: row.updated_at

@@ -1,12 +1,12 @@
 import { sql, type Kysely } from 'kysely'
 import { paginate, type Page } from './paging.js'
-import { compileOnce, type Compiled } from './precompiled.js'
-import { bool, toTimeEntryRecord } from './time-entries.js'
+import { toTimeEntryRecord } from './time-entries.js'
 import type { Database } from './types.js'
 import { validationError } from '../domain/errors.js'
 import { localDateRange } from '../domain/zoned-time.js'
 import type { Paging } from '../schemas/common.js'
 import type { EntryFilter, OnSiteGroupRecord, TimeEntryRecord } from '../schemas/time.js'
+import type { CompiledQuery, Engine } from './engine/engine.js'
 
 export interface TimesheetFilters {
   id?: number
@@ -20,18 +20,18 @@ export interface TimesheetFilters {
 
 /** Reading time: one entry, the timesheet list, and who is on site now. */
 export class TimesheetStore {
-  readonly #timezone: Compiled<{ timezone: string }>
+  readonly #timezone: CompiledQuery<{ timezone: string }, 'id'>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#timezone = compileOnce(db.selectFrom('accounts').select('timezone').where('id', '=', 0))
+  constructor (private readonly engine: Engine) {
+    this.#timezone = engine.compile((param) => engine.db.selectFrom('accounts').select('timezone').where('id', '=', param('id')))
   }
 
   async accountTimezone (accountId: number): Promise<string> {
-    return (await this.#timezone.first(this.db, accountId))?.timezone ?? 'UTC'
+    return (await this.#timezone.readFirst({ id: accountId }))?.timezone ?? 'UTC'
   }
 
   #listQuery (accountId: number) {
-    return this.db.selectFrom('time_entries')
+    return this.engine.db.selectFrom('time_entries')
       .innerJoin('workers', 'workers.id', 'time_entries.worker_id')
       .leftJoin('locations', 'locations.id', 'time_entries.location_id')
       .selectAll('time_entries')
@@ -72,7 +72,7 @@ export class TimesheetStore {
 
   /** Who is clocked in now, one group per location (entries without a location form one group). */
   async onSiteNow (accountId: number, locationId?: number): Promise<OnSiteGroupRecord[]> {
-    let query = this.db.selectFrom('time_entries')
+    let query = this.engine.db.selectFrom('time_entries')
       .innerJoin('workers', 'workers.id', 'time_entries.worker_id')
       .leftJoin('locations', 'locations.id', 'time_entries.location_id')
       .select([
@@ -93,15 +93,15 @@ export class TimesheetStore {
         groups.set(row.location_id, group)
       }
       group.on_site++
-      if (row.within_geofence === 1) group.within_geofence++
-      if (row.within_geofence === 0) group.outside_geofence++
+      if (row.within_geofence === true) group.within_geofence++
+      if (row.within_geofence === false) group.outside_geofence++
       if (row.latitude === null) group.no_gps++
       group.workers.push({
         worker_id: row.worker_id,
         name: row.name,
         entry_id: row.id,
         clock_in: row.clock_in,
-        within_geofence: bool(row.within_geofence),
+        within_geofence: row.within_geofence,
         distance_meters: row.distance_meters
       })
     }

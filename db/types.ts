@@ -1,15 +1,15 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
 
-// SQLite stores booleans as 0/1 and timestamps as ISO-8601 UTC text ("2025-06-15T09:30:00Z").
-// The db/ modules convert rows to API records at one boundary (the `to…Record` mappers).
-export type SqliteBoolean = number
+// Rows look the same on every engine (db/engine/engine.ts): booleans are `boolean` (each engine
+// converts at its own boundary: SQLite stores 0/1), timestamps ISO-8601 UTC text at second
+// precision ("2025-06-15T09:30:00Z"). The db/ modules turn rows into API records in their mappers.
 export type Timestamp = string
 
 export interface AccountsTable {
   id: Generated<number>
   name: string
   timezone: string
-  api_enabled: ColumnType<SqliteBoolean, SqliteBoolean | undefined, SqliteBoolean>
+  api_enabled: ColumnType<boolean, boolean | undefined, boolean>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -22,10 +22,10 @@ export interface ApiKeysTable {
   key_hash: string
   /** display prefix, e.g. "tc_live_a1b2..." */
   key_prefix: string
-  /** JSON array of scope names; ignored when full_access is 1 */
+  /** JSON array of scope names; ignored when full_access is true */
   scopes: string
-  /** 1: every route, whatever `scopes` says; 0: only the routes of `scopes` */
-  full_access: number
+  /** every route, whatever `scopes` says; false: only the routes of `scopes` */
+  full_access: boolean
   expires_at: Timestamp | null
   revoked_at: Timestamp | null
   last_used_at: Timestamp | null
@@ -49,7 +49,7 @@ export interface LocationsTable {
   gps_accuracy_threshold: number | null
   kiosk_language: string
   timezone: string | null
-  active: SqliteBoolean
+  active: boolean
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -59,7 +59,7 @@ export interface DepartmentsTable {
   account_id: number
   name: string
   location_id: number | null
-  active: SqliteBoolean
+  active: boolean
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -69,7 +69,7 @@ export interface CostCodesTable {
   account_id: number
   code: string
   name: string
-  active: SqliteBoolean
+  active: boolean
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -85,7 +85,7 @@ export interface WorkersTable {
   location_id: number | null
   department_id: number | null
   preferred_language: string
-  active: SqliteBoolean
+  active: boolean
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -121,7 +121,7 @@ export interface WebhookSubscriptionsTable {
   url: string
   /** JSON array of event names, or ["*"] */
   events: string
-  active: SqliteBoolean
+  active: boolean
   description: string | null
   /** the HMAC key (`whsec_` + 64 hex); shown only in the create response */
   secret: string
@@ -178,9 +178,9 @@ export interface TimeEntriesTable {
   latitude: number | null
   longitude: number | null
   gps_accuracy: number | null
-  within_geofence: SqliteBoolean | null
+  within_geofence: boolean | null
   distance_meters: number | null
-  low_gps_confidence: SqliteBoolean | null
+  low_gps_confidence: boolean | null
   created_at: Timestamp
   updated_at: Timestamp
   /** the survey response that let this shift start */
@@ -191,7 +191,7 @@ export interface SurveysTable {
   id: Generated<number>
   account_id: number
   name: string
-  active: SqliteBoolean
+  active: boolean
   /** JSON array of location ids, or null = every location */
   location_ids: string | null
   /** JSON array of questions */
@@ -207,7 +207,7 @@ export interface SurveyResponsesTable {
   survey_id: number
   worker_id: number
   location_id: number | null
-  passed: SqliteBoolean
+  passed: boolean
   /** JSON object: question id → answer */
   answers: string
   /** JSON array of question ids */
@@ -301,3 +301,23 @@ export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>
 export type DocumentRow = Selectable<DocumentsTable>
 export type SurveyRow = Selectable<SurveysTable>
 export type SurveyResponseRow = Selectable<SurveyResponsesTable>
+
+/**
+ * Every column (and computed alias) that is a boolean, by result column name: the SQLite engine
+ * turns these result columns from 0/1 into false/true. A name is boolean in every table that has
+ * it (the types below check both directions), so the name alone decides.
+ */
+export const BOOLEAN_COLUMNS = [
+  'active', 'api_enabled', 'full_access', 'within_geofence', 'low_gps_confidence', 'passed',
+  /** db/clock.ts: whether the worker's account has an active survey */
+  'has_surveys'
+] as const
+
+type BooleanColumnOf<T> = { [K in keyof Selectable<T> & string]: Selectable<T>[K] extends boolean | null ? K : never }[keyof Selectable<T> & string]
+type OtherColumnOf<T> = { [K in keyof Selectable<T> & string]: Selectable<T>[K] extends boolean | null ? never : K }[keyof Selectable<T> & string]
+type TableBooleanColumns = { [T in keyof Database]: BooleanColumnOf<Database[T]> }[keyof Database]
+type TableOtherColumns = { [T in keyof Database]: OtherColumnOf<Database[T]> }[keyof Database]
+/** fails to compile when a boolean column is missing from BOOLEAN_COLUMNS */
+export const EVERY_BOOLEAN_LISTED: ReadonlyArray<typeof BOOLEAN_COLUMNS[number]> = [] as TableBooleanColumns[]
+/** fails to compile when a listed name is also a non-boolean column somewhere */
+export const NO_LISTED_NAME_ELSEWHERE: readonly never[] = [] as Array<Extract<TableOtherColumns, typeof BOOLEAN_COLUMNS[number]>>

@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { toIsoSeconds } from '../domain/time.js'
 import type { FairCandidate, OutboxEvent } from '../domain/webhook-delivery.js'
+import type { Engine } from './engine/engine.js'
 
 /** A delivery claimed by the loop, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -53,7 +53,7 @@ export const PRUNE_BATCH = 500
 
 /** The delivery side of webhooks: fan-out of the outbox, the state of each delivery, pruning. */
 export class WebhookOutbox {
-  constructor (private readonly db: Kysely<Database>) {}
+  constructor (private readonly engine: Engine) {}
 
   /**
    * Fans a batch of undispatched events out to the matching active subscriptions of the SAME
@@ -63,16 +63,16 @@ export class WebhookOutbox {
    */
   async fanOut (nowMs: number, retryWindowMs: number, maxEvents = 200, maxRows = FAN_OUT_ROWS): Promise<number> {
     // the idle poll costs one indexed read, not a transaction that holds the connection
-    const any = await this.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst()
+    const any = await this.engine.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst()
     if (any === undefined) return 0
-    return await writeTransaction(this.db, async (trx) => {
-      const events = await trx.selectFrom('events').select(['id', 'account_id', 'type', 'payload'])
-        .where('dispatched_at', 'is', null).orderBy('id').limit(maxEvents).execute()
+    return await this.engine.write(async (trx) => {
+      const events = await this.engine.sql.claimable(trx.selectFrom('events').select(['id', 'account_id', 'type', 'payload'])
+        .where('dispatched_at', 'is', null).orderBy('id').limit(maxEvents)).execute()
       if (events.length === 0) return 0
       const accounts = [...new Set(events.map((e) => e.account_id))]
       const subscriptions: SubscriptionTarget[] = await trx.selectFrom('webhook_subscriptions')
         .select(['id', 'account_id', 'events'])
-        .where('account_id', 'in', accounts).where('active', '=', 1).where('deleted_at', 'is', null)
+        .where('account_id', 'in', accounts).where('active', '=', true).where('deleted_at', 'is', null)
         .execute()
       const byAccount = new Map<number, Array<{ id: number, events: Set<string> }>>()
       for (const s of subscriptions) {
@@ -134,14 +134,14 @@ export class WebhookOutbox {
     if (outcomes.length === 0) {
       if (window === null) return []
       // the idle poll: one indexed read, no transaction
-      const any = await this.db.selectFrom('webhook_deliveries').select('id')
+      const any = await this.engine.db.selectFrom('webhook_deliveries').select('id')
         .where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs).limit(1).executeTakeFirst()
       if (any === undefined) return []
     }
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       for (const outcome of outcomes) await applyOutcome(trx, outcome)
       if (window === null) return []
-      const ids = choose(await dueDeliveries(trx, nowMs, window, exclude)).map((d) => d.id)
+      const ids = choose(await dueDeliveries(this.engine, trx, nowMs, window, exclude)).map((d) => d.id)
       if (ids.length === 0) return []
       const leaseUntil = nowMs + leaseMs
       await trx.updateTable('webhook_deliveries').set({ next_attempt_ms: leaseUntil })
@@ -159,7 +159,7 @@ export class WebhookOutbox {
       const claimed: ClaimedDelivery[] = []
       for (const id of ids) {
         const r = byId.get(id)!
-        if (r.active !== 1 || r.deleted_at !== null) {
+        if (!r.active || r.deleted_at !== null) {
           // cannot normally happen: deactivation cancels pending deliveries in its own transaction
           await trx.updateTable('webhook_deliveries')
             .set({ status: 'failed', last_error: 'subscription inactive', updated_at: toIsoSeconds(new Date(nowMs)) })
@@ -190,24 +190,24 @@ export class WebhookOutbox {
    */
   async prune (cutoffMs: number, batch = PRUNE_BATCH): Promise<number> {
     const cutoff = toIsoSeconds(new Date(cutoffMs))
-    const deliveries = await this.db.selectFrom('webhook_deliveries').select('id')
+    const deliveries = await this.engine.db.selectFrom('webhook_deliveries').select('id')
       .where('status', '!=', 'pending').where('updated_at', '<', cutoff)
       .limit(batch).execute()
     if (deliveries.length > 0) {
-      await writeTransaction(this.db, async (trx) => {
+      await this.engine.write(async (trx) => {
         await trx.deleteFrom('webhook_deliveries').where('id', 'in', deliveries.map((d) => d.id))
           .where('status', '!=', 'pending').execute()
       })
       if (deliveries.length >= batch) return deliveries.length
     }
-    const events = await this.db.selectFrom('events').select('id')
+    const events = await this.engine.db.selectFrom('events').select('id')
       .where('dispatched_at', 'is not', null).where('created_at', '<', cutoff)
       .where(({ not, exists, selectFrom }) => not(exists(
         selectFrom('webhook_deliveries').select('webhook_deliveries.id').whereRef('webhook_deliveries.event_id', '=', 'events.id')
       )))
       .limit(batch - deliveries.length).execute()
     if (events.length > 0) {
-      await writeTransaction(this.db, async (trx) => {
+      await this.engine.write(async (trx) => {
         // a delivery may have been fanned out since the read (only for a much older event: unlikely, but checked)
         await trx.deleteFrom('events').where('id', 'in', events.map((e) => e.id))
           .where(({ not, exists, selectFrom }) => not(exists(
@@ -225,14 +225,15 @@ export class WebhookOutbox {
  * subscription (one index seek per subscription, however long a backlog is), accounts after
  * `afterAccount` first, `rows` in all.
  */
-async function dueDeliveries (trx: Kysely<Database>, nowMs: number, window: DueWindow, exclude: readonly number[]): Promise<DueDelivery[]> {
+async function dueDeliveries (engine: Engine, trx: Kysely<Database>, nowMs: number, window: DueWindow, exclude: readonly number[]): Promise<DueDelivery[]> {
   // CROSS JOIN keeps the subscriptions as the outer loop in SQLite: each then costs one seek of
   // the (subscription_id, next_attempt_ms) index, instead of a scan of every due delivery.
   // Deactivating or deleting a subscription gives up its pending deliveries, so only active ones can have any.
-  const rows = await trx.selectFrom('webhook_subscriptions as s')
+  // claimed: another process's loop skips what this one is claiming
+  const rows = await engine.sql.claimable(trx.selectFrom('webhook_subscriptions as s')
     .crossJoin('webhook_deliveries as d')
     .select(['d.id', 'd.subscription_id', 's.account_id'])
-    .where('s.deleted_at', 'is', null).where('s.active', '=', 1)
+    .where('s.deleted_at', 'is', null).where('s.active', '=', true)
     .where('d.id', 'in', (eb) => {
       let due = eb.selectFrom('webhook_deliveries as due').select('due.id')
         .whereRef('due.subscription_id', '=', 's.id')
@@ -242,7 +243,7 @@ async function dueDeliveries (trx: Kysely<Database>, nowMs: number, window: DueW
     })
     // accounts after the last one served come first, so a long list cannot always cut off the same ones
     .orderBy(sql<number>`s.account_id <= ${window.afterAccount}`).orderBy('s.account_id').orderBy('s.id').orderBy('d.next_attempt_ms').orderBy('d.id')
-    .limit(window.rows)
+    .limit(window.rows))
     .execute()
   return rows.map((r) => ({ id: r.id, accountId: r.account_id, subscriptionId: r.subscription_id }))
 }

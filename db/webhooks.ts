@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely'
+import type { Engine } from './engine/engine.js'
 import { recordEvent } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, WebhookDeliveryRow, WebhookSubscriptionRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
 import { nowIso, toIsoSeconds } from '../domain/time.js'
 import { checkWebhookUrl, type AddressPolicy } from '../domain/webhook-address.js'
@@ -21,7 +21,7 @@ export function toWebhookRecord (row: WebhookSubscriptionRow): WebhookRecord {
     id: row.id,
     url: row.url,
     events: JSON.parse(row.events) as string[],
-    active: row.active === 1,
+    active: row.active,
     description: row.description,
     created_at: row.created_at,
     updated_at: row.updated_at
@@ -71,7 +71,7 @@ async function requireRoomForSubscription (trx: Kysely<Database>, accountId: num
 
 /** The API side of webhooks: subscriptions of one account. */
 export class WebhookStore {
-  constructor (private readonly db: Kysely<Database>, private readonly policy: AddressPolicy) {}
+  constructor (private readonly engine: Engine, private readonly policy: AddressPolicy) {}
 
   async #findRow (db: Kysely<Database>, accountId: number, id: number): Promise<WebhookSubscriptionRow | undefined> {
     return await db.selectFrom('webhook_subscriptions').selectAll()
@@ -80,9 +80,9 @@ export class WebhookStore {
   }
 
   async get (accountId: number, id: number): Promise<WebhookDetailRecord> {
-    const row = await this.#findRow(this.db, accountId, id)
+    const row = await this.#findRow(this.engine.db, accountId, id)
     if (row === undefined) throw notFound(`Webhook ${id}`)
-    const deliveries = await this.db.selectFrom('webhook_deliveries')
+    const deliveries = await this.engine.db.selectFrom('webhook_deliveries')
       .innerJoin('events', 'events.id', 'webhook_deliveries.event_id')
       .selectAll('webhook_deliveries').select('events.type as event')
       .where('webhook_deliveries.subscription_id', '=', id)
@@ -93,9 +93,9 @@ export class WebhookStore {
   }
 
   async list (accountId: number, filters: { active?: boolean }, paging: Paging): Promise<Page<WebhookRecord>> {
-    let query = this.db.selectFrom('webhook_subscriptions').selectAll()
+    let query = this.engine.db.selectFrom('webhook_subscriptions').selectAll()
       .where('account_id', '=', accountId).where('deleted_at', 'is', null)
-    if (filters.active !== undefined) query = query.where('active', '=', filters.active ? 1 : 0)
+    if (filters.active !== undefined) query = query.where('active', '=', filters.active)
     const page = await paginate(query, 'webhook_subscriptions', paging)
     return { rows: page.rows.map(toWebhookRecord), pagination: page.pagination }
   }
@@ -105,13 +105,13 @@ export class WebhookStore {
     const url = checkWebhookUrl(body.url, this.policy)
     const now = nowIso()
     // the unit returns the record itself: a request's stored response is made from the unit's value
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       await requireRoomForSubscription(trx, accountId)
       const row = await trx.insertInto('webhook_subscriptions').values({
         account_id: accountId,
         url,
         events: JSON.stringify(normaliseEvents(body.events)),
-        active: body.active === false ? 0 : 1,
+        active: body.active !== false,
         description: body.description ?? null,
         secret: generateWebhookSecret(),
         created_at: now,
@@ -125,14 +125,14 @@ export class WebhookStore {
   /** Partial update. Deactivating gives up the pending deliveries: an inactive endpoint gets nothing. */
   async update (accountId: number, id: number, body: WebhookUpdateBody): Promise<WebhookRecord> {
     const url = body.url === undefined ? undefined : checkWebhookUrl(body.url, this.policy)
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       const now = nowIso()
       const changes = {
         ...(url === undefined ? {} : { url }),
         ...(body.events === undefined ? {} : { events: JSON.stringify(normaliseEvents(body.events)) }),
-        ...(body.active === undefined ? {} : { active: body.active ? 1 : 0 }),
+        ...(body.active === undefined ? {} : { active: body.active }),
         ...(body.description === undefined ? {} : { description: body.description })
       }
       const row = await trx.updateTable('webhook_subscriptions').set({ ...changes, updated_at: now })
@@ -145,11 +145,11 @@ export class WebhookStore {
 
   /** Deletes a subscription (it disappears from the API) and gives up its pending deliveries. */
   async delete (accountId: number, id: number): Promise<WebhookRecord> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       const now = nowIso()
-      await trx.updateTable('webhook_subscriptions').set({ deleted_at: now, active: 0, updated_at: now })
+      await trx.updateTable('webhook_subscriptions').set({ deleted_at: now, active: false, updated_at: now })
         .where('id', '=', id).execute()
       await cancelPending(trx, id, 'subscription deleted', now)
       return toWebhookRecord(current)
@@ -158,10 +158,10 @@ export class WebhookStore {
 
   /** Records a `ping` event addressed to this one subscription; returns the event id. */
   async ping (accountId: number, id: number): Promise<number> {
-    return await writeTransaction(this.db, async (trx) => {
+    return await this.engine.write(async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
-      if (current.active !== 1) throw conflict('webhook_inactive', `Webhook ${id} is inactive; activate it before pinging`)
+      if (!current.active) throw conflict('webhook_inactive', `Webhook ${id} is inactive; activate it before pinging`)
       return await recordEvent(trx, accountId, 'ping', { subscription_id: id, message: 'Ping from TempClock' })
     })
   }

@@ -1,21 +1,20 @@
 import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
-import { isUniqueViolation, requireOwned } from './integrity.js'
+import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
-import { matchesSearch } from './search.js'
 import { RecordCache } from './record-cache.js'
 import type { Database, WorkerRow } from './types.js'
-import { writeTransaction } from './write-transaction.js'
 import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { WorkerCreateBody, WorkerRecord, WorkerUpdateBody } from '../schemas/workers.js'
+import type { Engine } from './engine/engine.js'
 
 /** A worker row with its location's and department's names joined in. */
 export type WorkerJoinedRow = Omit<WorkerRow, 'account_id'> & { location_name: string | null, department: string | null }
 
 export function toWorkerRecord (row: WorkerJoinedRow): WorkerRecord {
-  return { ...row, active: row.active === 1 } as WorkerRecord
+  return { ...row, active: row.active } as WorkerRecord
 }
 
 export interface WorkerFilters {
@@ -52,8 +51,8 @@ const employeeRefTaken = (ref: string) =>
 export class WorkerStore {
   readonly #one: RecordCache<WorkerJoinedRow, WorkerRecord>
 
-  constructor (private readonly db: Kysely<Database>) {
-    this.#one = new RecordCache(db, selectWorkers(db).where('workers.id', '=', 0).where('workers.account_id', '=', 0), toWorkerRecord, 'Worker')
+  constructor (private readonly engine: Engine) {
+    this.#one = new RecordCache(engine, (param) => selectWorkers(engine.db).where('workers.id', '=', param('id')).where('workers.account_id', '=', param('accountId')), toWorkerRecord, 'Worker')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */
@@ -66,17 +65,19 @@ export class WorkerStore {
   }
 
   async list (accountId: number, filters: WorkerFilters, paging: Paging): Promise<Page<WorkerRecord>> {
-    let query = selectWorkers(this.db).where('workers.account_id', '=', accountId)
+    let query = selectWorkers(this.engine.db).where('workers.account_id', '=', accountId)
     if (filters.location_id !== undefined) query = query.where('workers.location_id', '=', filters.location_id)
     if (filters.department_id !== undefined) query = query.where('workers.department_id', '=', filters.department_id)
     if (filters.active !== undefined) {
       // Most workers are active, so with a location or department filter that index is far more
       // selective. SQLite has no statistics here (no ANALYZE) and would pick workers_account_active
-      // (measured: 90,000 index rows instead of 5,000 at 100k workers); the unary + stops it.
+      // (measured: 90,000 index rows instead of 5,000 at 100k workers); comparing an expression
+      // rather than the column stops it. `and true` is that expression in SQL both engines read
+      // alike (PostgreSQL folds it away and plans from its statistics).
       const narrowed = filters.location_id !== undefined || filters.department_id !== undefined
-      query = query.where(narrowed ? sql<number>`+workers.active` : sql.ref('workers.active'), '=', filters.active ? 1 : 0)
+      query = query.where(narrowed ? sql<boolean>`(workers.active and true)` : sql.ref('workers.active'), '=', filters.active)
     }
-    if (filters.search !== undefined) query = query.where(matchesSearch('workers', 'workers_search', ['first_name', 'last_name', 'employee_ref'], filters.search))
+    if (filters.search !== undefined) query = query.where(this.engine.sql.matchesSearch('workers', ['first_name', 'last_name', 'employee_ref'], filters.search))
     const page = await paginate(query, 'workers', paging)
     return { rows: page.rows.map(toWorkerRecord), pagination: page.pagination }
   }
@@ -107,7 +108,7 @@ export class WorkerStore {
   /** Creates a worker and its `worker_created` event in one transaction. */
   async create (accountId: number, body: WorkerCreateBody): Promise<WorkerRecord> {
     return await this.#mapConflicts(body.employee_ref, async () =>
-      await writeTransaction(this.db, async (trx) => await this.createIn(trx, accountId, body)))
+      await this.engine.write(async (trx) => await this.createIn(trx, accountId, body)))
   }
 
   /**
@@ -127,7 +128,7 @@ export class WorkerStore {
       location_id: body.location_id ?? null,
       department_id: body.department_id ?? null,
       preferred_language: body.preferred_language ?? 'en',
-      active: body.active === false ? 0 : 1,
+      active: body.active !== false,
       created_at: now,
       updated_at: now
     }).returning('id').executeTakeFirstOrThrow()
@@ -138,14 +139,14 @@ export class WorkerStore {
 
   /** Partial update: only the fields given change; writes `worker_updated` in the same transaction. */
   async update (accountId: number, id: number, body: WorkerUpdateBody): Promise<WorkerRecord> {
-    return await this.#mapConflicts(body.employee_ref, async () => await writeTransaction(this.db, async (trx) => {
+    return await this.#mapConflicts(body.employee_ref, async () => await this.engine.write(async (trx) => {
       const current = await trx.selectFrom('workers').select('id')
         .where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst()
       if (current === undefined) throw notFound(`Worker ${id}`)
       await this.#checkIntegrity(trx, accountId, body, id)
       const { active, ...fields } = body
       await trx.updateTable('workers')
-        .set({ ...fields, ...(active === undefined ? {} : { active: active ? 1 : 0 }), updated_at: nowIso() })
+        .set({ ...fields, ...(active === undefined ? {} : { active }), updated_at: nowIso() })
         .where('id', '=', id).where('account_id', '=', accountId)
         .execute()
       const record = (await this.#readIn(trx, accountId, id))!
@@ -158,7 +159,7 @@ export class WorkerStore {
     try {
       return await write()
     } catch (err) {
-      if (isUniqueViolation(err, 'workers.employee_ref')) throw employeeRefTaken(ref ?? '')
+      if (this.engine.sql.isUniqueViolation(err, 'workers.employee_ref')) throw employeeRefTaken(ref ?? '')
       throw err
     }
   }

@@ -2,7 +2,6 @@ import fp from 'fastify-plugin'
 import bearerAuth from '@fastify/bearer-auth'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import { ApiKeyStore, API_KEY_PATTERN, DEFAULT_RATE_LIMIT } from '../db/api-keys.js'
-import { changeWatchFor } from '../db/connection.js'
 import { ApiError, insufficientScope as scopeError } from '../domain/errors.js'
 import { isRouteScope, keyAllows, type KeyGrant, type RouteScope } from '../domain/scopes.js'
 
@@ -24,8 +23,8 @@ declare module 'fastify' {
     authFailure: AuthFailure | null
     apiAccessDisabled: boolean
     /**
-     * The database's change version (db/change-watch.ts) read when the key was looked up: reads
-     * later in the request may answer from caches that are at least this new. 0 where no key was.
+     * The database's change version (the engine's `changes`) read when the key was looked up: reads
+     * later in the request may answer from caches that are at least this new. 0 where no key was, or the engine keeps no caches.
      */
     dataVersion: number
   }
@@ -57,9 +56,8 @@ function insufficientScope (scope: RouteScope): ApiError {
 }
 
 export default fp(async function authPlugin (fastify) {
-  const keys = new ApiKeyStore(fastify.db)
-  const changes = changeWatchFor(fastify.db)
-  if (changes === undefined) throw new Error('the auth plugin needs a database opened by openDatabase()')
+  const keys = new ApiKeyStore(fastify.engine)
+  const { changes } = fastify.engine
 
   fastify.decorateRequest('apiKey', null)
   fastify.decorateRequest('authFailure', null)
@@ -76,8 +74,8 @@ export default fp(async function authPlugin (fastify) {
     auth: async (key: string, request: FastifyRequest): Promise<boolean> => {
       try {
         if (!API_KEY_PATTERN.test(key)) { request.authFailure = 'invalid_api_key'; return false }
-        request.dataVersion = changes.version()
-        const row = await keys.findByKey(key, request.dataVersion)
+        request.dataVersion = changes?.version() ?? 0
+        const row = await keys.findByKey(key, changes === undefined ? undefined : request.dataVersion)
         if (row === undefined) { request.authFailure = 'invalid_api_key'; return false }
         if (row.revoked_at !== null) { request.authFailure = 'api_key_revoked'; return false }
         const nowMs = fastify.now()
@@ -88,7 +86,7 @@ export default fp(async function authPlugin (fastify) {
           grant: keys.grantOf(row),
           rateLimit: row.rate_limit ?? DEFAULT_RATE_LIMIT
         }
-        request.apiAccessDisabled = row.api_enabled !== 1
+        request.apiAccessDisabled = !row.api_enabled
         const touched = keys.touch(row, nowMs)
         if (touched !== undefined) await touched
         return true

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { Synchronous } from '../db/connection.js'
+import type { Synchronous } from '../db/engine/sqlite/index.js'
 
 export interface AppConfig {
   host: string

@@ -1,29 +1,28 @@
 import fp from 'fastify-plugin'
 import type { Kysely } from 'kysely'
-import type BetterSqlite3 from 'better-sqlite3'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import type { Engine } from '../db/engine/engine.js'
+import { openEngine } from '../db/engine/open.js'
 import type { Database } from '../db/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Kysely over the app's SQLite file: all data goes through it */
+    /** the database engine: every store takes it (db/engine/engine.ts) */
+    engine: Engine
+    /** `engine.db`: the query builder for reads outside a write (tests, checks) */
     db: Kysely<Database>
-    /** the raw connection, for readiness checks and pragmas only */
-    sqlite: BetterSqlite3.Database
   }
 }
 
 export default fp(async function dbPlugin (fastify) {
   const { dbPath, synchronous } = fastify.config
-  const handle = openDatabase({ file: dbPath, synchronous })
+  const engine = openEngine({ dbPath, synchronous })
   try {
-    await migrateToLatest(handle.db)
+    await engine.migrate()
   } catch (err) {
-    await handle.close()
+    await engine.close()
     throw err
   }
-  fastify.decorate('db', handle.db)
-  fastify.decorate('sqlite', handle.sqlite)
-  fastify.addHook('onClose', async () => { await handle.close() })
+  fastify.decorate('engine', engine)
+  fastify.decorate('db', engine.db)
+  fastify.addHook('onClose', async () => { await engine.close() })
 }, { name: 'db', dependencies: ['config'] })

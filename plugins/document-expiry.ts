@@ -12,7 +12,7 @@ declare module 'fastify' {
 // sharing one database never announce an expiry twice, and a restart catches up.
 export default fp(async function documentExpiryPlugin (fastify) {
   const { config } = fastify
-  const service = new DocumentExpiryService(fastify.db, {
+  const service = new DocumentExpiryService(fastify.engine, {
     intervalMs: config.documentExpiryIntervalMs,
     onAnnounced: () => { fastify.webhooks.nudge() },
     log: fastify.log

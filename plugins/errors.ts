@@ -90,6 +90,7 @@ const CLIENT_ERRORS: Record<string, { status: number, code: ErrorCode, message: 
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request was not received in time' },
   HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large' }
 }
+const DATABASE_UNAVAILABLE = new ApiError(503, 'service_unavailable', 'The database is unavailable; retry later')
 const MALFORMED: { status: number, code: ErrorCode, message: string } = { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP' }
 
 /**
@@ -152,7 +153,10 @@ export default fp(async function errorsPlugin (fastify) {
   })
 
   fastify.setErrorHandler(function handleError (err, request, reply) {
-    const apiError = toApiError(err instanceof Error ? err : new Error(String(err)))
+    // the database unreachable or shutting down is not the request's fault: retry later
+    const apiError = !(err instanceof ApiError) && fastify.hasDecorator('engine') && fastify.engine.isUnavailable(err)
+      ? DATABASE_UNAVAILABLE
+      : toApiError(err instanceof Error ? err : new Error(String(err)))
     // a shed request (503 `overloaded`) is the server protecting itself, not a failure: an error
     // line with a stack for each would add work exactly when there is least to spare
     if (apiError.statusCode >= 500 && !(err instanceof ApiError && err.statusCode === 503)) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import { IdempotencyKeyTaken, IdempotencyStore, IdempotentWrite, type StoredKey } from '../db/idempotency.js'
-import { withUnitExtension } from '../db/write-transaction.js'
+import { withUnitExtension } from '../db/engine/write-scope.js'
 import { ApiError, conflict, validationError } from '../domain/errors.js'
 import { MAX_JSON_DEPTH } from '../domain/json-depth.js'
 import { errorEnvelope } from './errors.js'
@@ -117,7 +117,7 @@ export async function sendWrite<T> (request: FastifyRequest, reply: FastifyReply
  * nothing, so a corrected retry may reuse the key.
  */
 export default fp(async function idempotencyPlugin (fastify) {
-  const store = new IdempotencyStore(fastify.db)
+  const store = new IdempotencyStore(fastify.engine)
   fastify.decorateRequest('idempotency', null)
 
   const checkKey: preHandlerHookHandler = async function checkKey (request: FastifyRequest, reply: FastifyReply) {

@@ -15,7 +15,7 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS'])
 // database, so stopping (or crashing) and starting again resumes pending deliveries.
 export default fp(async function webhooksPlugin (fastify) {
   const { config } = fastify
-  const dispatcher = new WebhookDispatcher(fastify.db, {
+  const dispatcher = new WebhookDispatcher(fastify.engine, {
     pollMs: config.webhooksPollMs,
     retryBaseMs: config.webhooksRetryBaseMs,
     retryMaxMs: config.webhooksRetryMaxMs,

@@ -15,7 +15,6 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async () => ({ status: 'ok' as const }))
 
-  const ping = fastify.sqlite.prepare('select 1')
   fastify.get('/ready', {
     schema: {
       operationId: 'getReady',
@@ -27,7 +26,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async () => {
     try {
-      ping.get()
+      await fastify.engine.ping()
     } catch {
       throw new ApiError(503, 'not_ready', 'Database unavailable')
     }

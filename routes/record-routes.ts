@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox, Static, TObject, TSchema } from '@fastify/type-provider-typebox'
-import type { Kysely } from 'kysely'
 import type { Page } from '../db/paging.js'
-import type { Database } from '../db/types.js'
+import type { Engine } from '../db/engine/engine.js'
 import type { ErrorCode } from '../domain/error-codes.js'
 import type { Scope } from '../domain/scopes.js'
 import { sendWrite } from '../plugins/idempotency.js'
@@ -36,7 +35,7 @@ export interface RecordRoutes<R extends TSchema, Q extends TObject, C extends TS
   descriptions?: { create?: string, update?: string }
   /** error codes a write can answer with beyond auth, validation and 404 (e.g. a uniqueness clash) */
   writeErrors?: ErrorCode[]
-  store: (db: Kysely<Database>) => RecordStore<Static<R>, Filters, Static<C>, Static<U>>
+  store: (engine: Engine) => RecordStore<Static<R>, Filters, Static<C>, Static<U>>
   /** the list filters taken from GET's querystring */
   filters: (query: Static<Q>) => Filters
 }
@@ -56,7 +55,7 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
   const one: TSchema = OneResponse(record)
   const oneOrList: TSchema = OneOrListResponse(record, record)
   return async (fastify) => {
-    const store = spec.store(fastify.db)
+    const store = spec.store(fastify.engine)
 
     fastify.get(url, {
       config: { scope: readScope },

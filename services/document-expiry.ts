@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely'
 import { DocumentStore } from '../db/documents.js'
-import type { Database } from '../db/types.js'
+import type { Engine } from '../db/engine/engine.js'
 
 export interface DocumentExpiryOptions {
   /** how often a pass runs; a pass also runs at start */
@@ -26,9 +25,9 @@ export class DocumentExpiryService {
   #started = false
   #stopped = false
 
-  constructor (db: Kysely<Database>, options: DocumentExpiryOptions) {
+  constructor (engine: Engine, options: DocumentExpiryOptions) {
     this.#options = options
-    this.#store = new DocumentStore(db, { clock: options.clock })
+    this.#store = new DocumentStore(engine, { clock: options.clock })
   }
 
   /** Runs a pass now, then one every intervalMs until stop(). */

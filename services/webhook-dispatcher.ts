@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely'
-import type { Database } from '../db/types.js'
+import type { Engine } from '../db/engine/engine.js'
 import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DueDelivery, type DueWindow } from '../db/webhook-outbox.js'
 import { deliveryBody, pickFair, retryDelayMs, signBody, START_CURSOR, type FairCursor, type FairLoad } from '../domain/webhook-delivery.js'
 import { sendWebhook, type SendRequest } from './webhook-sender.js'
@@ -83,8 +82,8 @@ export class WebhookDispatcher {
   #started = false
   #stopped = false
 
-  constructor (db: Kysely<Database>, options: DispatcherOptions) {
-    this.#outbox = new WebhookOutbox(db)
+  constructor (engine: Engine, options: DispatcherOptions) {
+    this.#outbox = new WebhookOutbox(engine)
     this.#options = options
     this.#clock = options.clock ?? Date.now
     this.#random = options.random ?? Math.random

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { SCOPES, type Scope } from '../domain/scopes.js'
 import { bearer, buildTestApp, createTestAccount, createTestKey, routeTable } from './helper.js'
+import { sqliteOf } from './helper.js'
 
 const REALM = 'Bearer realm="TempClock API"'
 const INVALID_TOKEN = 'Bearer realm="TempClock API", error="invalid_token"'
@@ -98,9 +99,9 @@ t.test('last_used_at is recorded at most once a minute, not on every request', a
   // pretend the first use was 30 s ago: a request now must not write again
   const thirtySecondsAgo = new Date(Date.now() - 30_000).toISOString().slice(0, 19) + 'Z'
   await app.db.updateTable('api_keys').set({ last_used_at: thirtySecondsAgo }).where('id', '=', id).execute()
-  const changesBefore = app.sqlite.prepare('select total_changes() as n').get() as { n: number }
+  const changesBefore = sqliteOf(app).prepare('select total_changes() as n').get() as { n: number }
   await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
-  const changesAfter = app.sqlite.prepare('select total_changes() as n').get() as { n: number }
+  const changesAfter = sqliteOf(app).prepare('select total_changes() as n').get() as { n: number }
   t.equal(await lastUsed(), thirtySecondsAgo, 'not rewritten within the minute')
   t.equal(changesAfter.n, changesBefore.n, 'a read request writes nothing')
   const twoMinutesAgo = new Date(Date.now() - 120_000).toISOString().slice(0, 19) + 'Z'
@@ -135,7 +136,7 @@ t.test('the app refuses to start when an /api route declares no scope or no clos
 
 t.test('a cached key is re-checked after any write, from this connection or another', async (t) => {
   const { join } = await import('node:path')
-  const { openDatabase } = await import('../db/connection.js')
+  const { openSqliteEngine } = await import('../db/engine/sqlite/index.js')
   const dir = t.testdir()
   let now = Date.now()
   const app = await buildTestApp(t, { dbPath: join(dir, 'auth.db') }, { now: () => now })
@@ -150,18 +151,18 @@ t.test('a cached key is re-checked after any write, from this connection or anot
   t.equal((await get(one.key)).json().code, 'api_key_revoked', 'a write on this connection drops the cache')
 
   t.equal((await get(two.key)).statusCode, 200)
-  const other = openDatabase({ file: join(dir, 'auth.db') })
+  const other = openSqliteEngine({ file: join(dir, 'auth.db') })
   t.teardown(async () => { await other.close() })
   await other.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', two.id).execute()
   t.equal((await get(two.key)).json().code, 'api_key_revoked', 'a commit by another connection drops the cache')
 
   t.equal((await get(account.key)).statusCode, 200)
-  await other.db.updateTable('accounts').set({ api_enabled: 0 }).where('id', '=', account.id).execute()
+  await other.db.updateTable('accounts').set({ api_enabled: false }).where('id', '=', account.id).execute()
   t.equal((await get(account.key)).json().code, 'api_access_disabled')
 
   const expiresAt = new Date(Date.now() + 3_600_000).toISOString().slice(0, 19) + 'Z'
   const soon = await createTestKey(app, account.id, { expiresAt })
-  await other.db.updateTable('accounts').set({ api_enabled: 1 }).where('id', '=', account.id).execute()
+  await other.db.updateTable('accounts').set({ api_enabled: true }).where('id', '=', account.id).execute()
   t.equal((await get(soon.key)).statusCode, 200)
   now = Date.parse(expiresAt) - 1
   t.equal((await get(soon.key)).statusCode, 200, 'the key works until its expiry')

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { openDatabase } from '../db/connection.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { runCli, startServer } from './helper.js'
@@ -22,11 +22,11 @@ t.test('CLI changes apply to the very next request of a running server', async (
   }
 
   // set-up through the db modules from the test's process (where the CLI runs too), while the server runs
-  const handle = openDatabase({ file: dbPath })
-  const acme = await createAccount(handle.db, { name: 'Acme', apiEnabled: true })
-  const beta = await createAccount(handle.db, { name: 'Beta', apiEnabled: true })
-  const revocable = await createApiKey(handle.db, { accountId: acme.id, name: 'to revoke', scopes: [], expiresAt: null, rateLimit: null })
-  const betaKey = await createApiKey(handle.db, { accountId: beta.id, name: 'beta', scopes: [], expiresAt: null, rateLimit: null })
+  const handle = openSqliteEngine({ file: dbPath })
+  const acme = await createAccount(handle, { name: 'Acme', apiEnabled: true })
+  const beta = await createAccount(handle, { name: 'Beta', apiEnabled: true })
+  const revocable = await createApiKey(handle, { accountId: acme.id, name: 'to revoke', scopes: [], expiresAt: null, rateLimit: null })
+  const betaKey = await createApiKey(handle, { accountId: beta.id, name: 'beta', scopes: [], expiresAt: null, rateLimit: null })
   await handle.close()
 
   // a key that expires a few seconds from now, issued by the CLI

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { existsSync } from 'node:fs'
 import BetterSqlite3 from 'better-sqlite3'
 import { hashApiKey } from '../db/api-keys.js'
-import { migrations } from '../db/migrations/index.js'
+import { migrations } from '../db/migrations/sqlite/index.js'
 import { runCli, spawnCli, type CliResult } from './helper.js'
 
 const KEY = /^tc_live_[0-9a-f]{40}$/

@@ -1,8 +1,7 @@
 import { join } from 'node:path'
 import { sql } from 'kysely'
 import t from 'tap'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { buildTestApp, call, createTestAccount, startServer } from './helper.js'
@@ -56,10 +55,10 @@ t.test('a duplicate that gets past the check hits the unique index and answers 4
 
 t.test('50 concurrent clock-ins for one worker across two server processes: exactly one 201', async (t) => {
   const file = join(t.testdir(), 'two.db')
-  const handle = openDatabase({ file })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'Two', apiEnabled: true })
-  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 100_000 })
+  const handle = openSqliteEngine({ file })
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'Two', apiEnabled: true })
+  const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 100_000 })
   const w = await insertWorker(handle.db, account.id)
   await handle.close()
 
@@ -80,7 +79,7 @@ t.test('50 concurrent clock-ins for one worker across two server processes: exac
   t.ok(results.every((r) => r.status === 201 || r.body.code === 'already_clocked_in'))
   await a.stop()
   await b.stop()
-  const check = openDatabase({ file })
+  const check = openSqliteEngine({ file })
   t.equal((await check.db.selectFrom('time_entries').selectAll().execute()).length, 1)
   await check.close()
 })

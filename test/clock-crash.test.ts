@@ -3,8 +3,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { startServer } from './helper.js'
@@ -14,10 +13,10 @@ interface Ack { action: 'in' | 'out', id: number, clock_in: string, clock_out: s
 
 t.test('SIGKILL during a stream of clock events: every acknowledged event survives, the file is intact', async (t) => {
   const file = join(t.testdir(), 'crash.db')
-  const handle = openDatabase({ file })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'Crash', apiEnabled: true })
-  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+  const handle = openSqliteEngine({ file })
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'Crash', apiEnabled: true })
+  const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
   const workers: number[] = []
   for (let i = 0; i < 16; i++) workers.push(await insertWorker(handle.db, account.id, { first_name: `W${i}` }))
   await handle.close()

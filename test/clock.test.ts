@@ -303,7 +303,7 @@ t.test('clock-out: notes and cost code replace the entry\'s; an inactive worker 
   await call(app, acct.key, clock({ worker_id: w, action: 'in', cost_code_id: cc1, notes: 'start', timestamp: minutesAgo(60, base) }))
   const bad = await call(app, acct.key, clock({ worker_id: w, action: 'out', cost_code_id: theirCc }))
   t.equal(bad.statusCode, 404)
-  await app.db.updateTable('workers').set({ active: 0 }).where('id', '=', w).execute()
+  await app.db.updateTable('workers').set({ active: false }).where('id', '=', w).execute()
   const out = await call(app, acct.key, clock({ worker_id: w, action: 'out', cost_code_id: cc2, notes: 'moved to B', timestamp: minutesAgo(0, base) }))
   t.equal(out.statusCode, 200)
   t.match(out.json().data, { cost_code_id: cc2, notes: 'moved to B', status: 'completed', duration_seconds: 3600 })

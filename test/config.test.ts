@@ -5,13 +5,14 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { ConfigError, loadConfig } from '../plugins/config.js'
-import { migrations } from '../db/migrations/index.js'
+import { migrations } from '../db/migrations/sqlite/index.js'
 import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { openDatabase } from '../db/connection.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { SERVER_JS, buildTestApp, runScript, startServer, type CliResult } from './helper.js'
+import { sqliteOf } from './helper.js'
 
 t.test('loadConfig: defaults', async (t) => {
   t.same(loadConfig({}), {
@@ -120,16 +121,16 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
 t.test('the database connection: WAL, foreign keys, synchronous, busy timeout', async (t) => {
   const dir = t.testdir()
   const app = await buildTestApp(t, { dbPath: join(dir, 'nested', 'app.db') })
-  t.equal(app.sqlite.pragma('journal_mode', { simple: true }), 'wal')
-  t.equal(app.sqlite.pragma('foreign_keys', { simple: true }), 1)
-  t.equal(app.sqlite.pragma('synchronous', { simple: true }), 2, 'FULL by default: an acknowledged write is on disk')
-  t.ok((app.sqlite.pragma('busy_timeout', { simple: true }) as number) >= 1000, 'a busy timeout is set')
+  t.equal(sqliteOf(app).pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(sqliteOf(app).pragma('foreign_keys', { simple: true }), 1)
+  t.equal(sqliteOf(app).pragma('synchronous', { simple: true }), 2, 'FULL by default: an acknowledged write is on disk')
+  t.ok((sqliteOf(app).pragma('busy_timeout', { simple: true }) as number) >= 1000, 'a busy timeout is set')
 
   const normal = await buildTestApp(t, { dbPath: join(dir, 'normal.db'), synchronous: 'NORMAL' })
-  t.equal(normal.sqlite.pragma('synchronous', { simple: true }), 1, 'TEMPCLOCK_DB_SYNCHRONOUS is honoured')
+  t.equal(sqliteOf(normal).pragma('synchronous', { simple: true }), 1, 'TEMPCLOCK_DB_SYNCHRONOUS is honoured')
 
   // foreign keys are enforced, not just declared
-  t.throws(() => app.sqlite.prepare("insert into api_keys (account_id, name, key_hash, key_prefix, created_at, updated_at) values (999, 'x', 'h', 'p', 'now', 'now')").run(),
+  t.throws(() => sqliteOf(app).prepare("insert into api_keys (account_id, name, key_hash, key_prefix, created_at, updated_at) values (999, 'x', 'h', 'p', 'now', 'now')").run(),
     /FOREIGN KEY constraint failed/)
 })
 
@@ -219,9 +220,9 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const dbPath = join(dir, 'tempclock.db')
   const server = await startServer(dbPath)
   t.teardown(async () => { await server.stop('SIGKILL') })
-  const handle = openDatabase({ file: dbPath })
-  const account = await createAccount(handle.db, { name: 'Acme', apiEnabled: true })
-  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: null })
+  const handle = openSqliteEngine({ file: dbPath })
+  const account = await createAccount(handle, { name: 'Acme', apiEnabled: true })
+  const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: null })
   await handle.close()
 
   // a write whose body is still arriving when the signal comes

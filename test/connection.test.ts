@@ -2,9 +2,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import BetterSqlite3 from 'better-sqlite3'
-import { changeWatchFor, openDatabase, readerFor } from '../db/connection.js'
-import { ChangeWatch } from '../db/change-watch.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
+import { ChangeWatch } from '../db/engine/sqlite/change-watch.js'
 import { createAccount, setApiEnabled } from '../db/accounts.js'
 import { revokeApiKey } from '../db/api-keys.js'
 import { LocationStore } from '../db/locations.js'
@@ -12,28 +11,28 @@ import { nowIso } from '../domain/time.js'
 import { bearer, buildTestApp, createTestAccount, createTestKey } from './helper.js'
 
 t.test('file databases get a query-only read connection; :memory: does not', async (t) => {
-  const file = openDatabase({ file: join(t.testdir(), 'r.db') })
-  const memory = openDatabase({ file: ':memory:' })
+  const file = openSqliteEngine({ file: join(t.testdir(), 'r.db') })
+  const memory = openSqliteEngine({ file: ':memory:' })
   t.teardown(async () => { await file.close(); await memory.close() })
-  const reader = readerFor(file.db)
+  const reader = file.readConnection
   t.ok(reader, 'a reader for a file')
-  t.equal(readerFor(memory.db), undefined, 'none for :memory:')
-  t.throws(() => reader!.raw.prepare('create table x (a)').run(), /readonly|query_only|attempt to write/i, 'the reader cannot write')
+  t.equal(memory.readConnection, undefined, 'none for :memory:')
+  t.throws(() => reader!.prepare('create table x (a)').run(), /readonly|query_only|attempt to write/i, 'the reader cannot write')
 })
 
 t.test('hot-path reads see committed data only, never an open write transaction', async (t) => {
-  const handle = openDatabase({ file: join(t.testdir(), 'r.db') })
+  const handle = openSqliteEngine({ file: join(t.testdir(), 'r.db') })
   t.teardown(async () => { await handle.close() })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'A', apiEnabled: true })
-  const store = new LocationStore(handle.db)
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'A', apiEnabled: true })
+  const store = new LocationStore(handle)
   const now = nowIso()
   let seenInside: unknown = 'not run'
   const id = await handle.db.transaction().execute(async (trx) => {
     const row = await trx.insertInto('locations').values({
       account_id: account.id, name: 'Uncommitted', address_line1: null, address_line2: null, city: null, postcode: null,
       latitude: null, longitude: null, geofence_radius_m: null, geofence_mode: 'off', gps_accuracy_threshold: null,
-      kiosk_language: 'en', timezone: null, active: 1, created_at: now, updated_at: now
+      kiosk_language: 'en', timezone: null, active: true, created_at: now, updated_at: now
     }).returning('id').executeTakeFirstOrThrow()
     seenInside = await store.find(account.id, row.id)
     return row.id
@@ -47,16 +46,16 @@ t.test('hot-path reads see committed data only, never an open write transaction'
 
 t.test('the change watch moves on every commit, by any connection, and only then', async (t) => {
   const path = join(t.testdir(), 'w.db')
-  const handle = openDatabase({ file: path })
+  const handle = openSqliteEngine({ file: path })
   t.teardown(async () => { await handle.close() })
-  await migrateToLatest(handle.db)
-  const watch = changeWatchFor(handle.db)!
+  await handle.migrate()
+  const watch = handle.changes!
   const first = watch.version()
   t.equal(watch.version(), first, 'steady without commits')
   await handle.db.selectFrom('accounts').selectAll().execute()
-  readerFor(handle.db)!.raw.prepare('select count(*) from api_keys').get()
+  handle.readConnection!.prepare('select count(*) from api_keys').get()
   t.equal(watch.version(), first, 'reads change nothing')
-  await createAccount(handle.db, { name: 'Own writer', apiEnabled: true })
+  await createAccount(handle, { name: 'Own writer', apiEnabled: true })
   const second = watch.version()
   t.not(second, first, "this process's own writer")
   const other = new BetterSqlite3(path)
@@ -109,13 +108,13 @@ t.test('TEMPCLOCK_DB through a symlink with a stale <link>-shm beside it: the wa
   const app = await buildTestApp(t, { dbPath: link })
   const account = await createTestAccount(app)
   const revocable = await createTestKey(app, account.id)
-  const other = openDatabase({ file: link })
+  const other = openSqliteEngine({ file: link })
   t.teardown(async () => { await other.close() })
   const get = async (key: string, url = '/api/v1/locations.php') => await app.inject({ url, headers: bearer(key) })
 
   t.equal((await get(revocable.key)).statusCode, 200)
   t.equal((await get(revocable.key)).statusCode, 200, 'cached')
-  await revokeApiKey(other.db, revocable.id)
+  await revokeApiKey(other, revocable.id)
   t.equal((await get(revocable.key)).json().code, 'api_key_revoked', 'a key revoked by another process is refused at once')
 
   const location = await app.inject({ method: 'POST', url: '/api/v1/locations.php', headers: bearer(account.key), payload: { name: 'Depot' } })
@@ -125,7 +124,7 @@ t.test('TEMPCLOCK_DB through a symlink with a stale <link>-shm beside it: the wa
   t.equal(renamed.statusCode, 200)
   t.equal((await get(account.key, `/api/v1/locations.php?id=${id}`)).json().data.name, 'Renamed', "the server's own write is seen")
 
-  await setApiEnabled(other.db, account.id, false)
+  await setApiEnabled(other, account.id, false)
   t.equal((await get(account.key)).json().code, 'api_access_disabled', 'API access switched off by another process')
 })
 

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { bearer, buildTestApp, createTestAccount, createTestKey } from './helper.js'
+import { sqliteOf } from './helper.js'
 
 const ORIGIN = 'https://payroll.example'
 const EXPOSED = 'X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, WWW-Authenticate'
@@ -96,7 +97,7 @@ t.test('a 500 carries CORS headers and a JSON envelope without internals', async
   const headers = { origin: ORIGIN, ...bearer(account.key) }
 
   // the route's own query fails (the table is gone): the error handler answers
-  app.sqlite.exec('alter table locations rename to locations_gone')
+  sqliteOf(app).exec('alter table locations rename to locations_gone')
   const routeFailure = await app.inject({ url: '/api/v1/locations.php', headers })
   assertEnvelope(t, routeFailure, 500, 'internal_error')
   assertApiCors(t, routeFailure, '500 in a route')
@@ -104,7 +105,7 @@ t.test('a 500 carries CORS headers and a JSON envelope without internals', async
   t.notMatch(routeFailure.body, /locations|sqlite|select|at \w|\.ts|\.js/i, 'no SQL, table names or stack')
 
   // the database is closed: the key lookup itself fails
-  app.sqlite.close()
+  sqliteOf(app).close()
   const authFailure = await app.inject({ url: '/api/v1/locations.php', headers })
   assertEnvelope(t, authFailure, 500, 'internal_error')
   assertApiCors(t, authFailure, '500 in authentication')

@@ -4,7 +4,7 @@ import { buildTestApp, call } from './helper.js'
 
 t.test('the demo account has a survey at one site: passed and blocked responses, and the gate works live', async (t) => {
   const app = await buildTestApp(t)
-  const demo = await createDemoAccount(app.db)
+  const demo = await createDemoAccount(app.engine)
   t.equal(demo.counts.surveys, 1)
   const get = async (url: string) => (await call(app, demo.key, { method: 'GET', url })).json()
   const [survey] = (await get('/api/v1/surveys.php')).data

@@ -5,7 +5,7 @@ import { buildTestApp, call } from './helper.js'
 t.test('the demo account has a week of shifts and completed time, and people on site now', async (t) => {
   const app = await buildTestApp(t)
   const now = new Date()
-  const demo = await createDemoAccount(app.db, { now })
+  const demo = await createDemoAccount(app.engine, { now })
   t.ok(demo.counts.shifts! > 100, `${demo.counts.shifts} shifts`)
   t.ok(demo.counts.time_entries! > 200, `${demo.counts.time_entries} time entries`)
   const get = async (url: string) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { openDatabase } from '../db/connection.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { hashApiKey } from '../db/api-keys.js'
 import { runCli, startServer } from './helper.js'
 
@@ -18,7 +18,7 @@ t.test('tempclock demo --json: a realistic account, one full-access key, and the
     counts: { locations: 3, departments: 4, cost_codes: 6, workers: 60, documents: 90 }
   })
 
-  const handle = openDatabase({ file })
+  const handle = openSqliteEngine({ file })
   t.teardown(async () => { await handle.close() })
   const { db } = handle
   const keyRow = await db.selectFrom('api_keys').selectAll().executeTakeFirstOrThrow()
@@ -45,7 +45,7 @@ t.test('tempclock demo --json: a realistic account, one full-access key, and the
     t.ok(locations.some((l) => l.id === w.location_id) && departments.some((d) => d.id === w.department_id), 'references in the account')
   }
   t.ok(new Set(workers.map((w) => w.preferred_language)).size >= 3, 'a mix of languages')
-  t.ok(workers.some((w) => w.active === 0) && workers.filter((w) => w.active === 1).length > 50, 'mostly active, a few leavers')
+  t.ok(workers.some((w) => !w.active) && workers.filter((w) => w.active).length > 50, 'mostly active, a few leavers')
   t.equal((await db.selectFrom('events').select('type').where('type', '=', 'worker_created').execute()).length, 60, 'worker_created events in the outbox')
 
   // the README quick-start, for real: the compiled server on that file, the key from the demo

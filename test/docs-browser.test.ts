@@ -18,7 +18,7 @@ const skip = !existsSync(CHROMIUM) && !CI
 
 t.test('/docs over plain http on a LAN host name: renders, shows scopes, tries a call', { skip }, async (t) => {
   const app = await buildTestApp(t)
-  const { key } = await createDemoAccount(app.db)
+  const { key } = await createDemoAccount(app.engine)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   const base = `http://tempclock.test:${port}`

@@ -1,8 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { DocumentStore } from '../db/documents.js'
 import { WorkerStore } from '../db/workers.js'
@@ -43,7 +42,7 @@ async function subscribe (t: Tap, app: FastifyInstance, account: TestAccount): P
 }
 
 function service (t: Tap, app: FastifyInstance, clock: () => number, intervalMs = 60_000): DocumentExpiryService {
-  const s = new DocumentExpiryService(app.db, { intervalMs, clock, onAnnounced: () => { app.webhooks.nudge() } })
+  const s = new DocumentExpiryService(app.engine, { intervalMs, clock, onAnnounced: () => { app.webhooks.nudge() } })
   t.after(async () => { await s.stop() })
   return s
 }
@@ -162,19 +161,19 @@ t.test('moving expires_on to a later date re-arms the event; an earlier date doe
 
 t.test('two server processes on one file: the pass at start announces a missed expiry once; a restart sends nothing', async (t) => {
   const file = join(t.testdir(), 'servers.db')
-  const handle = openDatabase({ file })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'Two', timezone: TZ, apiEnabled: true })
-  const worker = await new WorkerStore(handle.db).create(account.id, { first_name: 'Ana', last_name: 'Pop' })
+  const handle = openSqliteEngine({ file })
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'Two', timezone: TZ, apiEnabled: true })
+  const worker = await new WorkerStore(handle).create(account.id, { first_name: 'Ana', last_name: 'Pop' })
   // saved a month ago, expiring last week: it passed while no server ran
   const monthAgo = Date.now() - 30 * 86_400_000
-  const store = new DocumentStore(handle.db, { clock: () => monthAgo })
+  const store = new DocumentStore(handle, { clock: () => monthAgo })
   const lastWeek = addDays(localDate(Date.now(), TZ), -7)
   const docs = [await store.create(account.id, { worker_id: worker.id, type: 'A', expires_on: lastWeek }), await store.create(account.id, { worker_id: worker.id, type: 'B', expires_on: lastWeek })]
   await handle.close()
   /** the document_expired events in the outbox: the one record of what was announced */
   const announced = async () => {
-    const check = openDatabase({ file })
+    const check = openSqliteEngine({ file })
     try {
       return (await check.db.selectFrom('events').select('payload').where('type', '=', 'document_expired').execute()).map((e) => JSON.parse(e.payload) as Record<string, unknown>)
     } finally {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { bearer, buildTestApp, createTestAccount } from './helper.js'
+import { sqliteOf } from './helper.js'
 
 type Assert = Pick<typeof t, 'equal' | 'same' | 'match' | 'ok' | 'notMatch'>
 
@@ -128,7 +129,7 @@ t.test('unknown paths are 404 and wrong methods 405 with Allow, as JSON', async 
 t.test('500: JSON envelope, no stack, no SQL', async (t) => {
   const app = await buildTestApp(t)
   const account = await createTestAccount(app)
-  app.sqlite.exec('alter table locations rename to locations_moved')
+  sqliteOf(app).exec('alter table locations rename to locations_moved')
   const res = await app.inject({ method: 'POST', url: '/api/v1/locations.php', headers: bearer(account.key), payload: { name: 'Depot' } })
   assertError(t, res, 500, 'internal_error', 'Internal server error')
   t.notMatch(res.body, /locations|no such table|insert|sqlite|Error:|\.js:\d+/i, 'nothing of the failure leaks')
@@ -174,7 +175,7 @@ t.test('X-Request-Id on every response; a sane one is echoed, others replaced', 
 t.test('/ready answers 503 not_ready in the envelope when the database does not answer', async (t) => {
   const app = await buildTestApp(t)
   t.equal((await app.inject({ url: '/ready' })).statusCode, 200)
-  app.sqlite.close()
+  sqliteOf(app).close()
   const res = await app.inject({ url: '/ready' })
   t.equal(res.statusCode, 503)
   t.same(res.json(), { error: true, message: 'Database unavailable', status: 503, code: 'not_ready', request_id: res.headers['x-request-id'] })

@@ -10,6 +10,7 @@ import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 import { SCOPES, type Scope } from '../domain/scopes.js'
 import { createTestAccount, createTestKey, routeTable } from './helper.js'
 import { bodyShape, SchemaArbitraries, shapedJson, sometimes, toQueryString, type BodyShape, type JsonSchema } from './fuzz-arbitraries.js'
+import { sqliteOf } from './helper.js'
 
 // Schema-driven fuzzing of every /api/v1 route, derived from the routes' own schemas, so routes
 // added later are covered without touching this file. Every answer: no 5xx, an X-Request-Id, a
@@ -62,34 +63,34 @@ class Fingerprint {
   private tables (): string[] {
     // ordinary tables only: the search indexes (virtual tables and their shadow tables) are
     // derived from them by triggers
-    return (this.app.sqlite.prepare("select name from pragma_table_list where schema = 'main' and type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name").all() as Array<{ name: string }>).map((r) => r.name)
+    return (sqliteOf(this.app).prepare("select name from pragma_table_list where schema = 'main' and type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' order by name").all() as Array<{ name: string }>).map((r) => r.name)
   }
 
   /** Hashes every table (minus volatile columns and allowed rows); cheap when nothing was written. */
   take (): { hash: string, rows: Map<string, string[]> } {
     // total_changes() moves on every write on the connection (rolled back ones too): when it has
     // not moved, the content cannot have changed and the last hash stands
-    const changes = (this.app.sqlite.prepare('select total_changes() as n').get() as { n: number }).n
+    const changes = (sqliteOf(this.app).prepare('select total_changes() as n').get() as { n: number }).n
     if (changes === this.#changes) return { hash: this.#hash, rows: this.#rows }
     const hash = createHash('sha256')
     const rows = new Map<string, string[]>()
     const tables = this.tables()
     const allowedEvents = new Set<unknown>()
     if (tables.includes('events')) {
-      for (const row of this.app.sqlite.prepare('select id, type from events').all() as Array<{ id: number, type: string }>) {
+      for (const row of sqliteOf(this.app).prepare('select id, type from events').all() as Array<{ id: number, type: string }>) {
         if (EVENTS_ON_REJECT.has(row.type)) allowedEvents.add(row.id)
       }
     }
     const keptResponses = new Set<unknown>()
     if (tables.includes('survey_responses')) {
-      for (const row of this.app.sqlite.prepare('select id from survey_responses where id not in (select survey_response_id from time_entries where survey_response_id is not null)').all() as Array<{ id: number }>) {
+      for (const row of sqliteOf(this.app).prepare('select id from survey_responses where id not in (select survey_response_id from time_entries where survey_response_id is not null)').all() as Array<{ id: number }>) {
         keptResponses.add(row.id)
       }
     }
     for (const table of tables) {
       const volatile = VOLATILE_COLUMNS[table] ?? []
       const texts: string[] = []
-      for (const row of this.app.sqlite.prepare(`select * from "${table}" order by rowid`).all() as Array<Record<string, unknown>>) {
+      for (const row of sqliteOf(this.app).prepare(`select * from "${table}" order by rowid`).all() as Array<Record<string, unknown>>) {
         if (table === 'events' ? allowedEvents.has(row.id) : allowedEvents.has(row.event_id)) continue
         if (table === 'survey_responses' && keptResponses.has(row.id)) continue
         if (table === 'idempotency_keys' && typeof row.response_body === 'string' && STORED_REFUSALS.has((JSON.parse(row.response_body) as { code?: string }).code ?? '')) continue

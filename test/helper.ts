@@ -2,11 +2,13 @@ import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Readable } from 'node:stream'
+import type BetterSqlite3 from 'better-sqlite3'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppOptions } from '../app.js'
 import { testConfig, type AppConfig } from '../plugins/config.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
+import type { SqliteEngine } from '../db/engine/sqlite/index.js'
 import type { Scope } from '../domain/scopes.js'
 import { runCli as runCliCommand } from '../cli/tempclock.js'
 
@@ -29,6 +31,13 @@ export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = 
   return app
 }
 
+/** The app's raw SQLite connection, for tests that look under the API (pragmas, direct checks). */
+export function sqliteOf (app: FastifyInstance): BetterSqlite3.Database {
+  const engine = app.engine as Partial<SqliteEngine>
+  if (engine.sqlite === undefined) throw new Error('this test needs the SQLite engine')
+  return engine.sqlite
+}
+
 export interface TestAccount {
   id: number
   /** a full-access key of this account */
@@ -36,17 +45,17 @@ export interface TestAccount {
 }
 
 export async function createTestAccount (app: FastifyInstance, options: { name?: string, apiEnabled?: boolean, timezone?: string } = {}): Promise<TestAccount> {
-  const account = await createAccount(app.db, {
+  const account = await createAccount(app.engine, {
     name: options.name ?? 'Test Account',
     timezone: options.timezone ?? 'UTC',
     apiEnabled: options.apiEnabled ?? true
   })
-  const { key } = await createApiKey(app.db, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 100_000 })
+  const { key } = await createApiKey(app.engine, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 100_000 })
   return { id: account.id, key }
 }
 
 export async function createTestKey (app: FastifyInstance, accountId: number, options: { scopes?: Scope[], expiresAt?: string | null, rateLimit?: number | null } = {}): Promise<{ id: number, key: string }> {
-  const { key, record } = await createApiKey(app.db, {
+  const { key, record } = await createApiKey(app.engine, {
     accountId, name: 'test key', scopes: options.scopes ?? [], expiresAt: options.expiresAt ?? null, rateLimit: options.rateLimit ?? 100_000
   })
   return { id: record.id, key }

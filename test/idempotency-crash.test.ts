@@ -2,7 +2,7 @@ import t from 'tap'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { openDatabase } from '../db/connection.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { LocationStore } from '../db/locations.js'
 import { ROOT, startServer } from './helper.js'
 import { httpCall, seedDatabaseFile } from './server-fixtures.js'
@@ -46,9 +46,9 @@ const CASES: Case[] = [
 t.test('SIGKILL between the commit and the response: the retry replays, the work happens once', async (t) => {
   const file = join(t.testdir(), 'idempotency-crash.db')
   const { accountId, key } = await seedDatabaseFile(file)
-  const handle = openDatabase({ file })
+  const handle = openSqliteEngine({ file })
   const worker = await insertWorker(handle.db, accountId)
-  const location = (await new LocationStore(handle.db).create(accountId, { name: 'Depot' })).id
+  const location = (await new LocationStore(handle).create(accountId, { name: 'Depot' })).id
   await handle.close()
   const ids = { worker, location }
 

@@ -2,11 +2,12 @@ import t from 'tap'
 import { IdempotencyStore, IDEMPOTENCY_TTL_MS } from '../db/idempotency.js'
 import Fastify from 'fastify'
 import rootPlugin, { serverOptions } from '../app.js'
-import { writeTransaction } from '../db/write-transaction.js'
+
 import { testConfig } from '../plugins/config.js'
 import { NoQuery } from '../schemas/common.js'
 import { buildTestApp, call, createTestAccount, createTestKey, routeTable } from './helper.js'
 import { createFencedLocation, events, insertWorker } from './time-fixtures.js'
+import { sqliteOf } from './helper.js'
 
 const clock = (body: Record<string, unknown>, key: string) => ({ method: 'POST' as const, url: '/api/v1/clock.php', payload: body, headers: { 'idempotency-key': key } })
 const count = async (app: Awaited<ReturnType<typeof buildTestApp>>, table: 'time_entries' | 'events' | 'idempotency_keys' | 'locations') =>
@@ -116,7 +117,7 @@ t.test('concurrent retries wait and replay; a pending row of an older version is
   const app = await buildTestApp(t)
   const acct = await createTestAccount(app)
   const w = await insertWorker(app.db, acct.id)
-  const store = new IdempotencyStore(app.db)
+  const store = new IdempotencyStore(app.engine)
   const apiKeyId = (await app.db.selectFrom('api_keys').select('id').where('account_id', '=', acct.id).executeTakeFirstOrThrow()).id
 
   // the same request twice at once: one does the work, the other replays it once it committed
@@ -161,8 +162,8 @@ const POSTS: Array<{ url: string, query?: string, body: (ids: { worker: number, 
 
 /** Rows in every table: what a request wrote, whether or not the API shows it. */
 function rowCounts (app: Awaited<ReturnType<typeof buildTestApp>>): Record<string, number> {
-  const tables = (app.sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%'").all() as Array<{ name: string }>).map((r) => r.name)
-  return Object.fromEntries(tables.map((name) => [name, (app.sqlite.prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n]))
+  const tables = (sqliteOf(app).prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%'").all() as Array<{ name: string }>).map((r) => r.name)
+  return Object.fromEntries(tables.map((name) => [name, (sqliteOf(app).prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n]))
 }
 
 t.test('every POST route stores its response with its work: both commit or neither does', async (t) => {
@@ -185,10 +186,10 @@ t.test('every POST route stores its response with its work: both commit or neith
     }
     // storing the response fails: the work must roll back with it
     const before = rowCounts(app)
-    app.sqlite.exec("create temp trigger refuse_new_response before insert on idempotency_keys when new.response_body is not null begin select raise(abort, 'injected: storage full'); end;" +
+    sqliteOf(app).exec("create temp trigger refuse_new_response before insert on idempotency_keys when new.response_body is not null begin select raise(abort, 'injected: storage full'); end;" +
       "create temp trigger refuse_added_response before update of response_body on idempotency_keys begin select raise(abort, 'injected: storage full'); end")
     const failed = await call(app, acct.key, request)
-    app.sqlite.exec('drop trigger refuse_new_response; drop trigger refuse_added_response')
+    sqliteOf(app).exec('drop trigger refuse_new_response; drop trigger refuse_added_response')
     t.equal(failed.statusCode, 500, `${request.url}: the request fails when its response cannot be stored`)
     t.same(rowCounts(app), before, `${request.url}: and its work rolled back with it`)
 
@@ -210,7 +211,7 @@ t.test('a POST route that answers without storing its response fails loudly', as
   await app.register(rootPlugin, { config })
   await app.register(async (api) => {
     api.post('/api/v1/forgetful.php', { config: { scope: 'full' }, schema: { operationId: 'forgetful', querystring: NoQuery } }, async (request, reply) => {
-      await writeTransaction(api.db, async (trx) => await trx.insertInto('events').values({ account_id: request.apiKey!.accountId, type: 'ping', payload: '{}', created_at: '2026-01-01T00:00:00Z', dispatched_at: null }).execute())
+      await api.engine.write(async (trx) => await trx.insertInto('events').values({ account_id: request.apiKey!.accountId, type: 'ping', payload: '{}', created_at: '2026-01-01T00:00:00Z', dispatched_at: null }).execute())
       return await reply.code(201).send({ data: { ok: true } })
     })
   })

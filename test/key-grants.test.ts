@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { openDatabase } from '../db/connection.js'
-import { createMigrator, migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
+import { createSqliteMigrator as createMigrator } from '../db/engine/sqlite/migrate.js'
 import { listApiKeys } from '../db/api-keys.js'
 import { bearer, buildTestApp, createTestAccount, createTestKey } from './helper.js'
 
@@ -17,7 +17,7 @@ t.test('a stored scope list that is unreadable or names an unknown scope grants 
     t.match(read.json(), { code: 'insufficient_scope', message: /workers:read/ })
     const write = await app.inject({ method: 'POST', url: '/api/v1/locations.php', headers: bearer(key), payload: { name: 'Depot' } })
     t.equal(write.statusCode, 403, `${stored}: no full-access write`)
-    const listed = (await listApiKeys(app.db, account.id)).find((k) => k.id === id)!
+    const listed = (await listApiKeys(app.engine, account.id)).find((k) => k.id === id)!
     t.match(listed, { full_access: false, scopes: [] }, `${stored}: listed as granting nothing`)
   }
   const locations = await app.inject({ url: '/api/v1/locations.php', headers: bearer(account.key) })
@@ -27,17 +27,17 @@ t.test('a stored scope list that is unreadable or names an unknown scope grants 
 t.test('full access is stored as such: the key with no scopes keeps it, whatever its list says', async (t) => {
   const app = await buildTestApp(t)
   const account = await createTestAccount(app)
-  const listed = await listApiKeys(app.db, account.id)
+  const listed = await listApiKeys(app.engine, account.id)
   t.match(listed, [{ full_access: true, scopes: [] }])
   const write = await app.inject({ method: 'POST', url: '/api/v1/locations.php', headers: bearer(account.key), payload: { name: 'Depot' } })
   t.equal(write.statusCode, 201)
   const scoped = await createTestKey(app, account.id, { scopes: ['locations:read'] })
-  t.match((await listApiKeys(app.db, account.id)).find((k) => k.id === scoped.id), { full_access: false, scopes: ['locations:read'] })
+  t.match((await listApiKeys(app.engine, account.id)).find((k) => k.id === scoped.id), { full_access: false, scopes: ['locations:read'] })
 })
 
 t.test('the migration turns existing keys with an empty list into explicit full access, and nothing else', async (t) => {
   const file = join(t.testdir(), 'old.db')
-  const old = openDatabase({ file })
+  const old = openSqliteEngine({ file })
   const result = await createMigrator(old.db).migrateTo('2026-11-28-005-portal')
   t.equal(result.error, undefined)
   old.sqlite.prepare("insert into accounts (name, timezone, api_enabled, created_at, updated_at) values ('Acme', 'UTC', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run()
@@ -46,8 +46,8 @@ t.test('the migration turns existing keys with an empty list into explicit full 
   insertKey.run('reader', 'b'.repeat(64), '["workers:read"]')
   insertKey.run('broken', 'c'.repeat(64), '["nonsense"]')
   insertKey.run('garbage', 'd'.repeat(64), 'nonsense')
-  await migrateToLatest(old.db)
-  const keys = await listApiKeys(old.db)
+  await old.migrate()
+  const keys = await listApiKeys(old)
   t.same(keys.map((k) => [k.name, k.full_access, k.scopes]), [
     ['full', true, []],
     ['reader', false, ['workers:read']],

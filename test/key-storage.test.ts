@@ -9,6 +9,7 @@ import { testConfig } from '../plugins/config.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey, revokeApiKey } from '../db/api-keys.js'
 import { bearer, startServer } from './helper.js'
+import { sqliteOf } from './helper.js'
 
 type Assert = Pick<typeof t, 'notOk'>
 type Teardown = Pick<typeof t, 'after'>
@@ -51,12 +52,12 @@ t.test('keys are stored as SHA-256 only: never in the database file, never in th
   const lines: string[] = []
   const app = await buildLoggingApp(t, dbPath, lines)
 
-  const account = await createAccount(app.db, { name: 'Acme', apiEnabled: true })
+  const account = await createAccount(app.engine, { name: 'Acme', apiEnabled: true })
   const created = []
   for (const scopes of [[], ['locations:read'], ['workers:read']] as const) {
-    created.push(await createApiKey(app.db, { accountId: account.id, name: `key ${scopes.join()}`, scopes: [...scopes], expiresAt: null, rateLimit: null }))
+    created.push(await createApiKey(app.engine, { accountId: account.id, name: `key ${scopes.join()}`, scopes: [...scopes], expiresAt: null, rateLimit: null }))
   }
-  await revokeApiKey(app.db, created[2]!.record.id)
+  await revokeApiKey(app.engine, created[2]!.record.id)
   const keys = created.map((c) => c.key)
 
   // use them every way: success, write, wrong scope, revoked, typo, wrong case, key in the URL, a crash
@@ -80,7 +81,7 @@ t.test('keys are stored as SHA-256 only: never in the database file, never in th
   t.same(statuses, [200, 201, 200, 403, 401, 401, 401, 401, 400, 401, 404])
 
   // a crash with the key in hand
-  app.sqlite.exec('alter table locations rename to locations_moved')
+  sqliteOf(app).exec('alter table locations rename to locations_moved')
   t.equal((await app.inject({ url: '/api/v1/locations.php', headers: bearer(full) })).statusCode, 500)
 
   t.ok(lines.length >= requests.length * 2, `logs were captured (${lines.length} lines)`)
@@ -102,7 +103,7 @@ t.test('keys are stored as SHA-256 only: never in the database file, never in th
   const files = [dbPath, dbPath + '-wal', dbPath + '-shm'].filter((f) => existsSync(f))
   t.ok(files.includes(dbPath + '-wal'), 'the WAL is checked too')
   for (const file of files) assertAbsent(t, readFileSync(file), keys, file.slice(dir.length + 1))
-  app.sqlite.pragma('wal_checkpoint(TRUNCATE)')
+  sqliteOf(app).pragma('wal_checkpoint(TRUNCATE)')
   assertAbsent(t, readFileSync(dbPath), keys, 'database after checkpoint')
 })
 

@@ -29,8 +29,8 @@ t.test('a key in a URL is masked in any percent-encoded form; a key-shaped reque
   await app.register(rootPlugin, { config })
   await app.ready()
   t.after(async () => { await app.close() })
-  const account = await createAccount(app.db, { name: 'Acme', apiEnabled: true })
-  const { key } = await createApiKey(app.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: null })
+  const account = await createAccount(app.engine, { name: 'Acme', apiEnabled: true })
+  const { key } = await createApiKey(app.engine, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: null })
   const secret = key.slice('tc_live_'.length)
 
   const inUrl = [

@@ -22,7 +22,7 @@ t.test('the typed client types are generated from the current document', async (
 
 t.test('the README flows, with openapi-fetch and the generated types, against a listening server', async (t) => {
   const app = await buildTestApp(t)
-  const { key } = await createDemoAccount(app.db)
+  const { key } = await createDemoAccount(app.engine)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   const results = await runFlows(`http://127.0.0.1:${port}`, key)

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { openDatabase } from '../db/connection.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { authenticatePortalUser } from '../db/portal-users.js'
 import { runCli } from './helper.js'
 
@@ -56,7 +56,7 @@ t.test('users create / list / disable through the CLI', async (t) => {
   t.notMatch(JSON.stringify(listed), /scrypt|password/)
 
   // the database holds hashes, never the passwords; both passwords work
-  const handle = openDatabase({ file: db })
+  const handle = openSqliteEngine({ file: db })
   t.teardown(async () => { await handle.close() })
   const rows = await handle.db.selectFrom('portal_users').selectAll().execute()
   for (const row of rows) {
@@ -64,8 +64,8 @@ t.test('users create / list / disable through the CLI', async (t) => {
     t.notMatch(row.password_hash, password)
     t.notMatch(row.password_hash, user.password)
   }
-  t.ok(await authenticatePortalUser(handle.db, 'admin@acme.example', password), 'the printed password signs in')
-  t.ok(await authenticatePortalUser(handle.db, 'second@acme.example', chosen), 'the piped password signs in')
+  t.ok(await authenticatePortalUser(handle, 'admin@acme.example', password), 'the printed password signs in')
+  t.ok(await authenticatePortalUser(handle, 'second@acme.example', chosen), 'the piped password signs in')
 
   // disable ends the sessions too
   const now = new Date().toISOString().slice(0, 19) + 'Z'
@@ -76,7 +76,7 @@ t.test('users create / list / disable through the CLI', async (t) => {
   t.match(disabled.stdout, /^Disabled portal user 1 admin@acme\.example at \S+Z; their sessions have ended\n$/)
   const sessions = await handle.db.selectFrom('portal_sessions').select('user_id').execute()
   t.same(sessions, [{ user_id: 2 }], 'only the disabled user\'s sessions are gone')
-  t.equal(await authenticatePortalUser(handle.db, 'admin@acme.example', password), null)
+  t.equal(await authenticatePortalUser(handle, 'admin@acme.example', password), null)
   const twice = JSON.parse((await cli('--json', 'users', 'disable', '1')).stdout)
   t.equal(twice.status, 'disabled')
   t.match((await cli('users', 'list')).stdout, /admin@acme\.example\s+disabled/)

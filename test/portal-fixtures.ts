@@ -42,7 +42,7 @@ export async function signIn (app: FastifyInstance, browser: Browser, email: str
 
 export async function setup (t: { after: (fn: () => unknown) => void }, overrides: Partial<AppConfig> = {}) {
   const app = await buildTestApp(t, overrides)
-  const account = await createAccount(app.db, { name: 'Acme Staffing', timezone: 'Europe/London', apiEnabled: true })
-  const user = await createPortalUser(app.db, { accountId: account.id, email: 'Admin@Acme.example', password: PASSWORD })
+  const account = await createAccount(app.engine, { name: 'Acme Staffing', timezone: 'Europe/London', apiEnabled: true })
+  const user = await createPortalUser(app.engine, { accountId: account.id, email: 'Admin@Acme.example', password: PASSWORD })
   return { app, account, user }
 }

@@ -2,8 +2,8 @@ import t from 'tap'
 import { createApiKey, hashApiKey, revokeApiKey } from '../db/api-keys.js'
 import { createAccount } from '../db/accounts.js'
 import { createPortalUser, disablePortalUser, listPortalUsers } from '../db/portal-users.js'
-import { createMigrator } from '../db/migrate.js'
-import { openDatabase } from '../db/connection.js'
+import { createSqliteMigrator as createMigrator } from '../db/engine/sqlite/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { hashSessionToken } from '../db/portal-sessions.js'
 import { LOGIN_MAX_PER_EMAIL, LOGIN_MAX_PER_IP } from '../routes/portal/login.js'
 import { escapeHtml, html } from '../views/html.js'
@@ -21,11 +21,11 @@ t.test('html escapes every interpolation but nested fragments', async (t) => {
 
 t.test('portal users in the db module: list by account, case-insensitive unique email', async (t) => {
   const { app, account } = await setup(t)
-  const other = await createAccount(app.db, { name: 'Other' })
-  await createPortalUser(app.db, { accountId: other.id, email: 'ops@other.example', password: PASSWORD })
-  t.same((await listPortalUsers(app.db)).map((u) => u.email), ['admin@acme.example', 'ops@other.example'])
-  t.same((await listPortalUsers(app.db, account.id)).map((u) => [u.email, u.status]), [['admin@acme.example', 'active']])
-  await t.rejects(createPortalUser(app.db, { accountId: other.id, email: 'ADMIN@ACME.EXAMPLE', password: PASSWORD }), /already exists/)
+  const other = await createAccount(app.engine, { name: 'Other' })
+  await createPortalUser(app.engine, { accountId: other.id, email: 'ops@other.example', password: PASSWORD })
+  t.same((await listPortalUsers(app.engine)).map((u) => u.email), ['admin@acme.example', 'ops@other.example'])
+  t.same((await listPortalUsers(app.engine, account.id)).map((u) => [u.email, u.status]), [['admin@acme.example', 'active']])
+  await t.rejects(createPortalUser(app.engine, { accountId: other.id, email: 'ADMIN@ACME.EXAMPLE', password: PASSWORD }), /already exists/)
   // the column itself is case-insensitive too, even for a row written around the module
   await t.rejects(app.db.insertInto('portal_users').values({
     account_id: other.id, email: 'Ops@Other.Example', password_hash: 'x', disabled_at: null, last_login_at: null, created_at: 'x', updated_at: 'x'
@@ -33,7 +33,7 @@ t.test('portal users in the db module: list by account, case-insensitive unique 
 })
 
 t.test('the portal migration goes down and up again', async (t) => {
-  const handle = openDatabase({ file: ':memory:' })
+  const handle = openSqliteEngine({ file: ':memory:' })
   t.teardown(async () => { await handle.close() })
   const migrator = createMigrator(handle.db)
   await migrator.migrateToLatest()
@@ -156,8 +156,8 @@ t.test('Secure cookies and HSTS when the setting says the portal is served over 
 
 t.test('wrong email, wrong password and disabled user: same answer, comparable time', async (t) => {
   const { app, account } = await setup(t)
-  const disabled = await createPortalUser(app.db, { accountId: account.id, email: 'gone@acme.example', password: PASSWORD })
-  await disablePortalUser(app.db, disabled.id)
+  const disabled = await createPortalUser(app.engine, { accountId: account.id, email: 'gone@acme.example', password: PASSWORD })
+  await disablePortalUser(app.engine, disabled.id)
 
   const attempt = async (email: string, password: string) => {
     const browser = newBrowser(`10.1.0.${Math.floor(Math.random() * 250)}`)
@@ -269,13 +269,13 @@ t.test('a disabled user or an expired session is signed out on the next request'
 
   await signIn(app, browser, 'admin@acme.example')
   t.equal((await request(app, browser, 'GET', '/portal/settings/api-keys')).statusCode, 200)
-  const disabled = await disablePortalUser(app.db, user.id)
+  const disabled = await disablePortalUser(app.engine, user.id)
   t.equal(disabled!.status, 'disabled')
   t.equal((await app.db.selectFrom('portal_sessions').select('id').execute()).length, 0, 'disable deletes the sessions')
   t.equal((await request(app, browser, 'GET', '/portal/settings/api-keys')).headers.location, '/portal/login')
   t.equal((await signIn(app, browser, 'admin@acme.example')).statusCode, 401, 'and cannot sign in again')
 
-  const other = await createPortalUser(app.db, { accountId: account.id, email: 'second@acme.example', password: PASSWORD })
+  const other = await createPortalUser(app.engine, { accountId: account.id, email: 'second@acme.example', password: PASSWORD })
   const second = newBrowser()
   await signIn(app, second, other.email)
   t.equal((await request(app, second, 'GET', '/portal/settings/api-keys')).statusCode, 200)
@@ -321,16 +321,16 @@ t.test('throttle: per email across IPs, per IP across emails; 429 with Retry-Aft
 
 t.test('the keys table: exactly this account\'s keys, statuses, never a key or hash', async (t) => {
   const { app, account } = await setup(t)
-  const other = await createAccount(app.db, { name: 'Other Co', apiEnabled: true })
-  await createPortalUser(app.db, { accountId: other.id, email: 'admin@other.example', password: PASSWORD })
+  const other = await createAccount(app.engine, { name: 'Other Co', apiEnabled: true })
+  await createPortalUser(app.engine, { accountId: other.id, email: 'admin@other.example', password: PASSWORD })
 
-  const payroll = await createApiKey(app.db, { accountId: account.id, name: 'Payroll <Integration>', scopes: [], expiresAt: null, rateLimit: null })
-  const crm = await createApiKey(app.db, { accountId: account.id, name: 'CRM sync', scopes: ['workers:read', 'locations:read'], expiresAt: '2099-12-31T00:00:00Z', rateLimit: null })
-  const old = await createApiKey(app.db, { accountId: account.id, name: 'Old export', scopes: ['timesheets:read'], expiresAt: '2099-01-01T00:00:00Z', rateLimit: null })
+  const payroll = await createApiKey(app.engine, { accountId: account.id, name: 'Payroll <Integration>', scopes: [], expiresAt: null, rateLimit: null })
+  const crm = await createApiKey(app.engine, { accountId: account.id, name: 'CRM sync', scopes: ['workers:read', 'locations:read'], expiresAt: '2099-12-31T00:00:00Z', rateLimit: null })
+  const old = await createApiKey(app.engine, { accountId: account.id, name: 'Old export', scopes: ['timesheets:read'], expiresAt: '2099-01-01T00:00:00Z', rateLimit: null })
   await app.db.updateTable('api_keys').set({ expires_at: '2025-01-01T00:00:00Z' }).where('id', '=', old.record.id).execute()
-  await revokeApiKey(app.db, crm.record.id)
+  await revokeApiKey(app.engine, crm.record.id)
   await app.db.updateTable('api_keys').set({ last_used_at: '2026-06-15T09:30:00Z' }).where('id', '=', payroll.record.id).execute()
-  const foreign = await createApiKey(app.db, { accountId: other.id, name: 'Other secret integration', scopes: [], expiresAt: null, rateLimit: null })
+  const foreign = await createApiKey(app.engine, { accountId: other.id, name: 'Other secret integration', scopes: [], expiresAt: null, rateLimit: null })
 
   const browser = newBrowser()
   await signIn(app, browser, 'admin@acme.example')
@@ -375,8 +375,8 @@ t.test('the keys table: exactly this account\'s keys, statuses, never a key or h
   t.match(otherPage.body, 'API keys for Other Co (1)')
 
   // an account without keys
-  const empty = await createAccount(app.db, { name: 'Empty Ltd' })
-  await createPortalUser(app.db, { accountId: empty.id, email: 'admin@empty.example', password: PASSWORD })
+  const empty = await createAccount(app.engine, { name: 'Empty Ltd' })
+  await createPortalUser(app.engine, { accountId: empty.id, email: 'admin@empty.example', password: PASSWORD })
   const emptyBrowser = newBrowser()
   await signIn(app, emptyBrowser, 'admin@empty.example')
   t.match((await request(app, emptyBrowser, 'GET', '/portal/settings/api-keys')).body, 'This account has no API keys yet.')

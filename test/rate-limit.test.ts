@@ -79,7 +79,7 @@ t.test('rate-limit headers are on every authenticated response, errors included'
 t.test('the default limit is 60 a minute for a key without an override', async (t) => {
   const app = await buildTestApp(t)
   const account = await createTestAccount(app)
-  const { key } = await createApiKey(app.db, { accountId: account.id, name: 'default', scopes: [], expiresAt: null, rateLimit: null })
+  const { key } = await createApiKey(app.engine, { accountId: account.id, name: 'default', scopes: [], expiresAt: null, rateLimit: null })
 
   const first = await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
   t.equal(first.statusCode, 200)

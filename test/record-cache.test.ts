@@ -1,8 +1,7 @@
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import BetterSqlite3 from 'better-sqlite3'
-import { changeWatchFor, openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { LocationStore } from '../db/locations.js'
 
@@ -10,11 +9,11 @@ const site = { name: 'Leeds', city: 'Leeds', geofence_mode: 'off' as const }
 
 /** A migrated database with one account and one location in it. */
 async function oneLocation (t: Test, path: string) {
-  const handle = openDatabase({ file: path })
+  const handle = openSqliteEngine({ file: path })
   t.teardown(async () => { await handle.close() })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'A', apiEnabled: true })
-  const store = new LocationStore(handle.db)
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'A', apiEnabled: true })
+  const store = new LocationStore(handle)
   const { id } = await store.create(account.id, site)
   return { handle, account, store, id }
 }
@@ -47,7 +46,7 @@ for (const file of ['file', ':memory:']) {
 t.test('a read with the version its request saw is at least that new', async (t) => {
   const path = join(t.testdir(), 'v.db')
   const { handle, account, store, id } = await oneLocation(t, path)
-  const watch = changeWatchFor(handle.db)!
+  const watch = handle.changes!
 
   const before = watch.version()
   const cached = await store.get(account.id, id, before)

@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { startServer } from './helper.js'
@@ -11,10 +10,10 @@ import { startServer } from './helper.js'
 // BEGIN IMMEDIATE makes it wait for the lock instead.
 t.test('concurrent read-then-write PUTs and POSTs from two server processes on one file: never a 500, no failed webhook loop pass', async (t) => {
   const file = join(t.testdir(), 'two.db')
-  const handle = openDatabase({ file })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'Two', apiEnabled: true })
-  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 100_000 })
+  const handle = openSqliteEngine({ file })
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'Two', apiEnabled: true })
+  const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 100_000 })
   await handle.close()
 
   const [a, b] = await Promise.all([startServer(file), startServer(file)])
@@ -58,7 +57,7 @@ t.test('concurrent read-then-write PUTs and POSTs from two server processes on o
   for (;;) {
     const pending = await send(a, 'GET', '/api/v1/workers.php', undefined) // a read that lets the loops run
     t.equal(pending.status, 200)
-    const check = openDatabase({ file })
+    const check = openSqliteEngine({ file })
     const left = await check.db.selectFrom('events').select('id').where('dispatched_at', 'is', null).execute()
     await check.close()
     if (left.length === 0 || Date.now() > waitMs) { t.equal(left.length, 0, 'every event fanned out'); break }

@@ -1,8 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely'
-import { openDatabase } from '../db/connection.js'
-import { createMigrator } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
+import { StatementCachingDatabase } from '../db/engine/sqlite/connection.js'
+import { createSqliteMigrator as createMigrator } from '../db/engine/sqlite/migrate.js'
 import { createAccount } from '../db/accounts.js'
 import { WorkerStore } from '../db/workers.js'
 import { LocationStore } from '../db/locations.js'
@@ -119,12 +120,12 @@ t.test('the index follows renames: old names stop matching, new ones start', asy
 })
 
 t.test('the search index migration indexes existing rows, and goes down and up again', async (t) => {
-  const handle = openDatabase({ file: ':memory:' })
+  const handle = openSqliteEngine({ file: ':memory:' })
   t.teardown(async () => { await handle.close() })
   const migrator = createMigrator(handle.db)
   t.equal((await migrator.migrateTo('2026-11-28-005-portal')).error, undefined)
-  const account = await createAccount(handle.db, { name: 'Before', apiEnabled: true })
-  const workers = new WorkerStore(handle.db)
+  const account = await createAccount(handle, { name: 'Before', apiEnabled: true })
+  const workers = new WorkerStore(handle)
   const before = await workers.create(account.id, { first_name: 'Wilhelmina', last_name: 'Existing' })
   t.equal((await migrator.migrateToLatest()).error, undefined)
   const found = await workers.list(account.id, { search: 'helmi' }, { limit: 50, offset: 0 })
@@ -138,11 +139,11 @@ t.test('the search index migration indexes existing rows, and goes down and up a
 })
 
 t.test('a search of three characters or more reads the trigram index, not every row of the account', async (t) => {
-  const handle = openDatabase({ file: ':memory:' })
+  const handle = openSqliteEngine({ file: ':memory:' })
   t.teardown(async () => { await handle.close() })
   t.equal((await createMigrator(handle.db).migrateToLatest()).error, undefined)
   const captured: CompiledQuery[] = []
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle.sqlite }), log: (e) => { if (e.level === 'query') captured.push(e.query) } })
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCachingDatabase(handle.sqlite) }), log: (e) => { if (e.level === 'query') captured.push(e.query) } })
   const plans = async (list: () => Promise<unknown>): Promise<string[]> => {
     captured.length = 0
     await list()
@@ -150,9 +151,9 @@ t.test('a search of three characters or more reads the trigram index, not every 
   }
   const paging = { limit: 50, offset: 0 }
   for (const [table, list] of [
-    ['workers', async () => await new WorkerStore(db).list(1, { search: 'Last9999' }, paging)],
-    ['locations', async () => await new LocationStore(db).list(1, { search: 'Leeds' }, paging)],
-    ['cost_codes', async () => await new CostCodeStore(db).list(1, { search: 'PICK' }, paging)]
+    ['workers', async () => await new WorkerStore({ ...handle, db }).list(1, { search: 'Last9999' }, paging)],
+    ['locations', async () => await new LocationStore({ ...handle, db }).list(1, { search: 'Leeds' }, paging)],
+    ['cost_codes', async () => await new CostCodeStore({ ...handle, db }).list(1, { search: 'PICK' }, paging)]
   ] as const) {
     const found = await plans(list)
     t.equal(found.length, 2, `${table}: the count and the page`)

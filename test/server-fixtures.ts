@@ -1,16 +1,15 @@
 import { request as httpRequest } from 'node:http'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 
 /** Creates and migrates a database file with one API-enabled account and a full-access key. */
 export async function seedDatabaseFile (file: string): Promise<{ accountId: number, key: string }> {
-  const handle = openDatabase({ file })
+  const handle = openSqliteEngine({ file })
   try {
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'Hardening', timezone: 'UTC', apiEnabled: true })
-    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    await handle.migrate()
+    const account = await createAccount(handle, { name: 'Hardening', timezone: 'UTC', apiEnabled: true })
+    const { key } = await createApiKey(handle, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
     return { accountId: account.id, key }
   } finally {
     await handle.close()

@@ -18,7 +18,7 @@ export async function insertWorker (db: Kysely<Database>, accountId: number, fie
     location_id: fields.location_id ?? null,
     department_id: fields.department_id ?? null,
     preferred_language: 'en',
-    active: fields.active === false ? 0 : 1,
+    active: fields.active !== false,
     created_at: NOW,
     updated_at: NOW
   }).returning('id').executeTakeFirstOrThrow()
@@ -26,19 +26,19 @@ export async function insertWorker (db: Kysely<Database>, accountId: number, fie
 }
 
 export async function insertCostCode (db: Kysely<Database>, accountId: number, code = 'CC1'): Promise<number> {
-  const row = await db.insertInto('cost_codes').values({ account_id: accountId, code, name: `Cost ${code}`, active: 1, created_at: NOW, updated_at: NOW })
+  const row = await db.insertInto('cost_codes').values({ account_id: accountId, code, name: `Cost ${code}`, active: true, created_at: NOW, updated_at: NOW })
     .returning('id').executeTakeFirstOrThrow()
   return row.id
 }
 
 export async function insertDepartment (db: Kysely<Database>, accountId: number, name = 'Warehouse'): Promise<number> {
-  const row = await db.insertInto('departments').values({ account_id: accountId, name, location_id: null, active: 1, created_at: NOW, updated_at: NOW })
+  const row = await db.insertInto('departments').values({ account_id: accountId, name, location_id: null, active: true, created_at: NOW, updated_at: NOW })
     .returning('id').executeTakeFirstOrThrow()
   return row.id
 }
 
 export async function createLocation (app: FastifyInstance, accountId: number, body: Partial<LocationCreateBody> = {}): Promise<LocationRecord> {
-  return await new LocationStore(app.db).create(accountId, { name: 'Leeds Depot', ...body })
+  return await new LocationStore(app.engine).create(accountId, { name: 'Leeds Depot', ...body })
 }
 
 /** A fenced location: 100 m around Leeds station, with a 50 m accuracy threshold. */

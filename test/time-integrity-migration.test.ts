@@ -1,13 +1,13 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { sql } from 'kysely'
-import { openDatabase } from '../db/connection.js'
-import { createMigrator, migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
+import { createSqliteMigrator as createMigrator } from '../db/engine/sqlite/migrate.js'
 
 const NOW = '2025-01-01T12:00:00Z'
 
 t.test('the time_entries rebuild keeps rows, ids, indexes and foreign keys, and caps break time that exceeded its shift', async (t) => {
-  const handle = openDatabase({ file: join(t.testdir(), 'upgrade.db') })
+  const handle = openSqliteEngine({ file: join(t.testdir(), 'upgrade.db') })
   t.teardown(async () => { await handle.close() })
   const db = handle.db
   const before = await createMigrator(db).migrateTo('2026-11-28-005-portal')
@@ -20,7 +20,7 @@ t.test('the time_entries rebuild keeps rows, ids, indexes and foreign keys, and 
            (11, 1, 'break', 10, 5, '2025-01-01T10:00:00Z', '2025-01-01T11:00:00Z', 3600, 0, 'completed', ${NOW}, ${NOW}),
            (12, 1, 'shift', null, 5, '2025-01-01T11:30:00Z', null, null, 0, 'active', ${NOW}, ${NOW})`.execute(db)
 
-  await migrateToLatest(db)
+  await handle.migrate()
   const rows = await db.selectFrom('time_entries').select(['id', 'parent_id', 'duration_seconds', 'break_seconds', 'status', 'survey_response_id']).orderBy('id').execute()
   t.same(rows, [
     { id: 10, parent_id: null, duration_seconds: 1801, break_seconds: 1801, status: 'completed', survey_response_id: null },

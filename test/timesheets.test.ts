@@ -33,7 +33,7 @@ t.test('timesheet dates are the clock-in\'s date in the account\'s timezone, acr
   const app = await buildTestApp(t)
   const london = await createTestAccount(app, { timezone: 'Europe/London' })
   const utc = await createTestAccount(app, { name: 'UTC', timezone: 'UTC' })
-  const store = new ClockStore(app.db)
+  const store = new ClockStore(app.engine)
   const lw = await insertWorker(app.db, london.id)
   const uw = await insertWorker(app.db, utc.id)
   const shifts: Array<[string, string]> = [
@@ -80,7 +80,7 @@ t.test('timesheet dates are the clock-in\'s date in the account\'s timezone, acr
 t.test('breaks across midnight and DST: break_seconds', async (t) => {
   const app = await buildTestApp(t)
   const acct = await createTestAccount(app, { timezone: 'Europe/London' })
-  const store = new ClockStore(app.db)
+  const store = new ClockStore(app.engine)
   const w = await insertWorker(app.db, acct.id)
   const shift = (await clockAt(store, acct.id, w, 'in', '2025-10-25T22:00:00Z')).entry
   await clockAt(store, acct.id, w, 'break_start', '2025-10-25T23:50:00Z') // 00:50 BST
@@ -102,7 +102,7 @@ t.test('entry_filter, filters, joined names, paging, ?id=, tenant isolation, err
   const w1 = await insertWorker(app.db, acct.id, { first_name: 'Ann', last_name: 'One', location_id: locA.id })
   const w2 = await insertWorker(app.db, acct.id, { first_name: 'Bob', last_name: 'Two', location_id: locB.id })
   const ow = await insertWorker(app.db, other.id)
-  const store = new ClockStore(app.db)
+  const store = new ClockStore(app.engine)
   const base = Date.now() - 3 * 24 * 3_600_000
   const at = (h: number) => iso(base + h * 3_600_000)
   const now = Date.now()

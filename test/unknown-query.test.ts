@@ -1,5 +1,4 @@
 import t from 'tap'
-import { changeWatchFor } from '../db/connection.js'
 import { buildTestApp, call, createTestAccount, routeTable } from './helper.js'
 
 type Body = Record<string, unknown>
@@ -47,7 +46,7 @@ t.test('an unknown query parameter is 400 validation_error on every method of ev
     'GET /api/v1/workers.php': { query: `id=${worker}` }
   }
 
-  const watch = changeWatchFor(app.db)!
+  const watch = app.engine.changes!
   const routes = routeTable(app).filter((r) => r.url.startsWith('/api/') && r.method !== 'OPTIONS')
   t.ok(routes.filter((r) => r.method === 'POST').length >= 7, 'the route table has the writes')
   for (const { method, url } of routes) {

@@ -2,8 +2,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { recordEvent } from '../db/events.js'
-import { openDatabase } from '../db/connection.js'
-import { migrateToLatest } from '../db/migrate.js'
+import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { WebhookOutbox } from '../db/webhook-outbox.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
@@ -202,7 +201,7 @@ t.test('without the loopback flag a stored loopback URL is refused at delivery t
   const subs = []
   for (const url of [r.url, r.url.replace('127.0.0.1', 'localhost')]) {
     subs.push((await app.db.insertInto('webhook_subscriptions').values({
-      account_id: account.id, url, events: '["*"]', active: 1, description: null, secret: 's', created_at: now, updated_at: now, deleted_at: null
+      account_id: account.id, url, events: '["*"]', active: true, description: null, secret: 's', created_at: now, updated_at: now, deleted_at: null
     }).returning('id').executeTakeFirstOrThrow()).id)
   }
   await recordEvent(app.db, account.id, 'clock_in', { id: 1 })
@@ -232,7 +231,7 @@ t.test('retries back off exponentially with jitter for 24 hours, then fail (cont
   const r = await receiver(t, 500)
   const sub = await subscribe(app, account.key, { url: r.url, events: ['*'] })
   let now = Date.parse('2026-01-01T00:00:00Z')
-  const dispatcher = new WebhookDispatcher(app.db, {
+  const dispatcher = new WebhookDispatcher(app.engine, {
     pollMs: 1000,
     retryBaseMs: 30_000,
     retryMaxMs: 3_600_000,
@@ -279,7 +278,7 @@ t.test('a backlog larger than one fan-out batch is delivered exactly once per ev
   await app.db.transaction().execute(async (trx) => {
     for (let i = 0; i < 450; i++) await recordEvent(trx, account.id, 'clock_in', { i })
   })
-  const dispatcher = new WebhookDispatcher(app.db, {
+  const dispatcher = new WebhookDispatcher(app.engine, {
     pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 1000, retryWindowMs: 86_400_000, timeoutMs: 2000, concurrency: 8, accountConcurrency: 8, subscriptionConcurrency: 8, allowLoopback: true
   })
   for (let pass = 0; pass < 100 && r.requests.length < 450; pass++) await dispatcher.runOnce()
@@ -301,7 +300,7 @@ t.test('fan-out is idempotent and tolerates a crash between insert and mark', as
     event_id: eventId, subscription_id: sub.id, status: 'pending', attempts: 0, next_attempt_ms: 0, give_up_ms: 1,
     created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z'
   }).execute()
-  const outbox = new WebhookOutbox(app.db)
+  const outbox = new WebhookOutbox(app.engine)
   t.equal(await outbox.fanOut(Date.now(), 1000), 1)
   t.equal(await outbox.fanOut(Date.now(), 1000), 0, 'nothing left to fan out')
   t.equal((await deliveriesOf(app, sub.id)).length, 1, 'no duplicate delivery')
@@ -344,10 +343,10 @@ t.test('a killed server delivers its pending deliveries and outbox events after 
     TEMPCLOCK_WEBHOOKS_TIMEOUT_MS: '1000'
   }
   // the operator's setup, on the same file the server uses
-  const handle = openDatabase({ file: dbPath })
-  await migrateToLatest(handle.db)
-  const account = await createAccount(handle.db, { name: 'Acme', timezone: 'UTC', apiEnabled: true })
-  const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 1000 })
+  const handle = openSqliteEngine({ file: dbPath })
+  await handle.migrate()
+  const account = await createAccount(handle, { name: 'Acme', timezone: 'UTC', apiEnabled: true })
+  const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 1000 })
   await handle.close()
 
   const server = await startServer(dbPath, env)
@@ -362,7 +361,7 @@ t.test('a killed server delivers its pending deliveries and outbox events after 
   t.equal(await server.stop('SIGKILL'), null, 'killed')
   const attemptsBefore = r.requests.length
 
-  const check = openDatabase({ file: dbPath })
+  const check = openSqliteEngine({ file: dbPath })
   t.after(async () => { await check.close() })
   const [pending] = await check.db.selectFrom('webhook_deliveries').selectAll().execute()
   t.equal(pending!.status, 'pending', 'still pending after the kill')

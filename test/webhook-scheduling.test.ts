@@ -137,7 +137,7 @@ t.test('fan-out writes bounded transactions of whole events', async (t) => {
   const subs = []
   for (let i = 0; i < 20; i++) subs.push(await subscribe(app, a.key, { url: `http://127.0.0.1:9/${i}`, events: ['*'] }))
   for (let i = 0; i < 10; i++) await recordEvent(app.db, a.id, 'clock_in', { i })
-  const outbox = new WebhookOutbox(app.db)
+  const outbox = new WebhookOutbox(app.engine)
   t.equal(await outbox.fanOut(Date.now(), 1000, 200, 50), 3, 'three events (60 deliveries), stopping once 50 rows are reached')
   t.equal((await app.db.selectFrom('webhook_deliveries').select('id').execute()).length, 60)
   t.equal(await outbox.fanOut(Date.now(), 1000, 200, 1), 1, 'at least one whole event, whatever the bound')
@@ -155,7 +155,7 @@ t.test('delivered and failed deliveries and their events are pruned after the re
   const retrying = await subscribe(app, a.key, { url: failing.url, events: ['clock_out'] })
   let now = Date.now()
   const day = 86_400_000
-  const dispatcher = new WebhookDispatcher(app.db, {
+  const dispatcher = new WebhookDispatcher(app.engine, {
     pollMs: 1000, retryBaseMs: 3 * day, retryMaxMs: 3 * day, retryWindowMs: 10 * day, timeoutMs: 2000,
     concurrency: 8, accountConcurrency: 4, subscriptionConcurrency: 2, allowLoopback: true, retentionMs: day, clock: () => now, random: () => 0.5
   })

@@ -1,9 +1,13 @@
 import t from 'tap'
-import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely'
+import { Kysely, SqliteDialect, type Compilable, type CompiledQuery } from 'kysely'
 import type { FastifyInstance } from 'fastify'
 import { WorkerStore } from '../db/workers.js'
 import type { Database } from '../db/types.js'
 import { buildTestApp, call, createTestAccount, createTestKey } from './helper.js'
+import { sqliteOf } from './helper.js'
+import { StatementCachingDatabase } from '../db/engine/sqlite/connection.js'
+import type { CompiledQuery as NamedQuery, Engine } from '../db/engine/engine.js'
+import { NamedStatement } from '../db/engine/named-values.js'
 
 const URL = '/api/v1/workers.php'
 
@@ -281,12 +285,19 @@ t.test('the list and single-row queries use indexes (EXPLAIN QUERY PLAN)', async
   const app = await buildTestApp(t)
   const captured: CompiledQuery[] = []
   const logged = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: app.sqlite }),
+    dialect: new SqliteDialect({ database: new StatementCachingDatabase(sqliteOf(app)) }),
     log: (event) => { if (event.level === 'query') captured.push(event.query) }
   })
-  const store = new WorkerStore(logged)
+    // the store on an engine whose every query, compiled ones included, runs through `logged`
+  const compile: Engine['compile'] = <Row, Name extends string>(build: (param: (name: Name) => any) => Compilable<Row>) => {
+    const named = new NamedStatement<Row, Name>(build)
+    const read = async (values: Record<Name, unknown>): Promise<Row[]> => (await logged.executeQuery<Row>({ ...named.statement, parameters: named.parameters(values) })).rows
+    const query: NamedQuery<Row, Name> = { read, readFirst: async (values) => (await read(values))[0], run: async (_trx, values) => await read(values), runFirst: async (_trx, values) => (await read(values))[0] }
+    return query
+  }
+  const store = new WorkerStore({ ...app.engine, db: logged, compile })
   const plan = (query: CompiledQuery): string =>
-    (app.sqlite.prepare('explain query plan ' + query.sql).all(...query.parameters as unknown[]) as Array<{ detail: string }>)
+    (sqliteOf(app).prepare('explain query plan ' + query.sql).all(...query.parameters.map((p) => typeof p === 'boolean' ? Number(p) : p)) as Array<{ detail: string }>)
       .map((r) => r.detail).join(' | ')
   const plansOf = async (run: () => Promise<unknown>): Promise<string[]> => {
     captured.length = 0

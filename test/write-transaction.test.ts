@@ -1,6 +1,5 @@
 import t from 'tap'
 import { sql } from 'kysely'
-import { writeTransaction } from '../db/write-transaction.js'
 import { buildTestApp, createTestAccount } from './helper.js'
 import { insertWorker } from './time-fixtures.js'
 
@@ -8,8 +7,8 @@ t.test('group commit: concurrent writes share a commit, a failing one rolls back
   const app = await buildTestApp(t)
   const acct = await createTestAccount(app)
   const w = await insertWorker(app.db, acct.id)
-  const rename = (name: string, fail: boolean) => writeTransaction(app.db, async (trx) => {
-    await trx.insertInto('departments').values({ account_id: acct.id, name, location_id: null, active: 1, created_at: 'x', updated_at: 'x' }).execute()
+  const rename = async (name: string, fail: boolean): Promise<string> => await app.engine.write(async (trx) => {
+    await trx.insertInto('departments').values({ account_id: acct.id, name, location_id: null, active: true, created_at: 'x', updated_at: 'x' }).execute()
     if (fail) throw new Error(`unit ${name} failed`)
     return name
   })
@@ -25,7 +24,7 @@ t.test('group commit: concurrent writes share a commit, a failing one rolls back
 
   // a constraint error inside a shared batch stays inside its unit
   const row = { account_id: acct.id, type: 'shift' as const, parent_id: null, worker_id: w, location_id: null, cost_code_id: null, clock_in: '2025-01-01T08:00:00Z', clock_out: null, duration_seconds: null, status: 'active' as const, notes: null, latitude: null, longitude: null, gps_accuracy: null, within_geofence: null, distance_meters: null, low_gps_confidence: null, created_at: 'x', updated_at: 'x' }
-  const open = () => writeTransaction(app.db, async (trx) => { await trx.insertInto('time_entries').values(row).execute() })
+  const open = async (): Promise<void> => await app.engine.write(async (trx) => { await trx.insertInto('time_entries').values(row).execute() })
   const both = await Promise.allSettled([open(), open(), rename('g', false)])
   t.same(both.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'])
   t.match((both[1] as PromiseRejectedResult).reason, { code: 'SQLITE_CONSTRAINT_UNIQUE' })
@@ -33,10 +32,8 @@ t.test('group commit: concurrent writes share a commit, a failing one rolls back
   t.equal(inTx.rows.length, 1, 'the connection is usable afterwards')
 })
 
-t.test('writeTransaction refuses a transaction as its database instead of crashing the process', async (t) => {
+t.test('a write inside a write is refused at once instead of hanging the writer', async (t) => {
   const app = await buildTestApp(t)
-  await app.db.transaction().execute(async (trx) => {
-    await t.rejects(writeTransaction(trx, async () => 1), /not a transaction/)
-  })
-  t.equal(await writeTransaction(app.db, async () => 2), 2, 'the batcher still works')
+  await t.rejects(app.engine.write(async () => await app.engine.write(async () => 1)), /inside a write/)
+  t.equal(await app.engine.write(async () => 2), 2, 'the batcher still works')
 })

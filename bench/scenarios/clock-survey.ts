@@ -12,9 +12,9 @@ export const clockSurveyScenario = clockScenarioOf({
   description: 'POST /api/v1/clock.php in (answering a survey)/out over HTTP, synchronous=FULL (acknowledged clock events/s)',
   rateName: 'clock events/s at a survey location (FULL)',
   p99Name: 'clock event p99 at a survey location',
-  async prepare (db, accountId) {
-    const location = await new LocationStore(db).create(accountId, { name: 'Surveyed site' })
-    const survey = await new SurveyStore(db).create(accountId, {
+  async prepare (engine, accountId) {
+    const location = await new LocationStore(engine).create(accountId, { name: 'Surveyed site' })
+    const survey = await new SurveyStore(engine).create(accountId, {
       name: 'Fit for work',
       location_ids: [location.id],
       questions: [

@@ -1,8 +1,7 @@
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import BetterSqlite3 from 'better-sqlite3'
-import { openDatabase, type DatabaseHandle } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine, type SqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { DIST, median, startServerProcess, type Scenario } from '../lib.js'
@@ -29,7 +28,7 @@ interface ClockVariant {
   rateName: string
   p99Name: string
   /** seeds what the clock-ins need beyond workers: the workers' location, and what each `in` adds to its body */
-  prepare?: (db: DatabaseHandle['db'], accountId: number) => Promise<{ locationId: number, inBody: Record<string, unknown> }>
+  prepare?: (engine: SqliteEngine, accountId: number) => Promise<{ locationId: number, inBody: Record<string, unknown> }>
 }
 
 /**
@@ -43,16 +42,16 @@ export function clockScenarioOf (variant: ClockVariant): Scenario {
     async run (ctx) {
       const file = join(ctx.tmp, `${variant.name}.db`)
       const connections = Number(process.env.BENCH_CONNECTIONS ?? 200)
-      const handle = openDatabase({ file })
-      await migrateToLatest(handle.db)
-      const account = await createAccount(handle.db, { name: 'Bench', apiEnabled: true })
-      const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
-      const site = await variant.prepare?.(handle.db, account.id)
+      const handle = openSqliteEngine({ file })
+      await handle.migrate()
+      const account = await createAccount(handle, { name: 'Bench', apiEnabled: true })
+      const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+      const site = await variant.prepare?.(handle, account.id)
       const inBody = site?.inBody ?? {}
       const now = new Date().toISOString()
       const workers: number[] = []
       for (let i = 0; i < connections * 50; i++) {
-        const row = await handle.db.insertInto('workers').values({ account_id: account.id, first_name: 'W', last_name: String(i), employee_ref: null, email: null, phone: null, location_id: site?.locationId ?? null, department_id: null, preferred_language: 'en', active: 1, created_at: now, updated_at: now })
+        const row = await handle.db.insertInto('workers').values({ account_id: account.id, first_name: 'W', last_name: String(i), employee_ref: null, email: null, phone: null, location_id: site?.locationId ?? null, department_id: null, preferred_language: 'en', active: true, created_at: now, updated_at: now })
           .returning('id').executeTakeFirstOrThrow()
         workers.push(row.id)
       }

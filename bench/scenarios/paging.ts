@@ -1,8 +1,7 @@
 import { join } from 'node:path'
-import type BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, type CompiledQuery } from 'kysely'
-import { openDatabase } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine, type SqliteEngine } from '../../db/engine/sqlite/index.js'
+import { StatementCachingDatabase } from '../../db/engine/sqlite/connection.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { DepartmentStore } from '../../db/departments.js'
@@ -34,11 +33,12 @@ const percentile = (values: number[], p: number): number => {
 }
 
 /** EXPLAIN QUERY PLAN of every query a WorkerStore.list() call runs, one line per query. */
-async function explainList (sqlite: BetterSqlite3.Database, filters: WorkerFilters, afterId?: number): Promise<string[]> {
+async function explainList (engine: SqliteEngine, filters: WorkerFilters, afterId?: number): Promise<string[]> {
+  const { sqlite } = engine
   const captured: CompiledQuery[] = []
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log: (e) => { if (e.level === 'query') captured.push(e.query) } })
-  await new WorkerStore(db).list(1, filters, { limit: PAGE, offset: 0, after_id: afterId })
-  return captured.map((q) => (sqlite.prepare('explain query plan ' + q.sql).all(...q.parameters) as Array<{ detail: string }>).map((r) => r.detail).join(' | '))
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCachingDatabase(sqlite) }), log: (e) => { if (e.level === 'query') captured.push(e.query) } })
+  await new WorkerStore({ ...engine, db }).list(1, filters, { limit: PAGE, offset: 0, after_id: afterId })
+  return captured.map((q) => (sqlite.prepare('explain query plan ' + q.sql).all(...q.parameters.map((p) => typeof p === 'boolean' ? Number(p) : p)) as Array<{ detail: string }>).map((r) => r.detail).join(' | '))
 }
 
 /**
@@ -50,12 +50,12 @@ export const pagingScenario: Scenario = {
   description: `GET /api/v1/workers.php?limit=${PAGE}&after_id=N over ${WORKERS.toLocaleString('en')} workers: page 1 vs page 1,000, and a filtered list with total`,
   async run (ctx) {
     const file = join(ctx.tmp, 'paging.db')
-    const handle = openDatabase({ file, synchronous: 'NORMAL' })
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'Big agency', apiEnabled: true })
-    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
-    const locations = new LocationStore(handle.db)
-    const departments = new DepartmentStore(handle.db)
+    const handle = openSqliteEngine({ file, synchronous: 'NORMAL' })
+    await handle.migrate()
+    const account = await createAccount(handle, { name: 'Big agency', apiEnabled: true })
+    const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    const locations = new LocationStore(handle)
+    const departments = new DepartmentStore(handle)
     const locationIds: number[] = []
     const departmentIds: number[] = []
     for (let i = 0; i < 20; i++) {
@@ -87,7 +87,7 @@ export const pagingScenario: Scenario = {
       ['location + active', { location_id: locationIds[3], active: true }, undefined],
       ['search', { search: 'Last9999' }, undefined]
     ] as Array<[string, WorkerFilters, number | undefined]>) {
-      const plans = await explainList(handle.sqlite, filters, afterId)
+      const plans = await explainList(handle, filters, afterId)
       ctx.log(`  plan (${label}): count: ${plans[0] ?? '?'}`)
       ctx.log(`  plan (${label}): page:  ${plans[1] ?? '?'}`)
     }

@@ -1,6 +1,5 @@
 import { join } from 'node:path'
-import { openDatabase } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { LocationStore } from '../../db/locations.js'
@@ -12,11 +11,11 @@ export const readScenario: Scenario = {
   description: 'authenticated GET /api/v1/locations.php?id=N vs a bare Fastify constant route (and a hand-written reference)',
   async run (ctx) {
     const file = join(ctx.tmp, 'read.db')
-    const handle = openDatabase({ file })
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'Bench', apiEnabled: true })
-    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
-    const store = new LocationStore(handle.db)
+    const handle = openSqliteEngine({ file })
+    await handle.migrate()
+    const account = await createAccount(handle, { name: 'Bench', apiEnabled: true })
+    const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    const store = new LocationStore(handle)
     let id = 0
     for (let i = 0; i < 200; i++) id = (await store.create(account.id, { name: `Site ${i}`, city: 'Leeds', latitude: 53.8, longitude: -1.55, geofence_radius_m: 150, geofence_mode: 'warn' })).id
     await handle.close()

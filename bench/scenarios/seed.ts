@@ -1,18 +1,17 @@
-import { openDatabase } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { LocationStore } from '../../db/locations.js'
 
 /** A migrated database file with one account, a full-access key and `locations` locations. */
 export async function seedLocations (file: string, locations: number): Promise<{ key: string }> {
-  const handle = openDatabase({ file, synchronous: 'OFF' })
+  const handle = openSqliteEngine({ file, synchronous: 'OFF' })
   try {
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'Bench', apiEnabled: true })
-    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
-    await handle.db.transaction().execute(async (trx) => {
-      const store = new LocationStore(handle.db)
+    await handle.migrate()
+    const account = await createAccount(handle, { name: 'Bench', apiEnabled: true })
+    const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    const store = new LocationStore(handle)
+    await handle.write(async (trx) => {
       for (let i = 0; i < locations; i++) {
         await store.createIn(trx, account.id, { name: `Site ${i}`, address_line1: `${i} High Street`, city: 'Leeds', postcode: 'LS1 4AP', latitude: 53.8, longitude: -1.55, geofence_radius_m: 150, geofence_mode: 'warn' })
       }

@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { openDatabase } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { TimesheetStore } from '../../db/timesheets.js'
@@ -18,10 +17,10 @@ export const timesheetsScenario: Scenario = {
     const file = join(ctx.tmp, 'timesheets.db')
     const workerCount = 500
     const days = 2000
-    const handle = openDatabase({ file })
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'Bench', timezone: 'Europe/London', apiEnabled: true })
-    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    const handle = openSqliteEngine({ file })
+    await handle.migrate()
+    const account = await createAccount(handle, { name: 'Bench', timezone: 'Europe/London', apiEnabled: true })
+    const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
     await handle.close()
 
     // seed with raw prepared inserts in one transaction: ids interleave workers day by day
@@ -54,8 +53,8 @@ export const timesheetsScenario: Scenario = {
     const query = `worker_id=${worker}&start_date=2024-03-01&end_date=2024-03-31&limit=100`
 
     // in-process: the store's query, no HTTP
-    const direct = openDatabase({ file, readonly: true })
-    const store = new TimesheetStore(direct.db)
+    const direct = openSqliteEngine({ file, readonly: true })
+    const store = new TimesheetStore(direct)
     const plan = direct.sqlite.prepare(`explain query plan select * from time_entries where account_id = ? and worker_id = ? and type = 'shift' and status = 'completed' and clock_in >= ? and clock_in < ? order by id limit 101`)
       .all(account.id, worker, '2024-03-01T00:00:00Z', '2024-04-01T00:00:00Z') as Array<{ detail: string }>
     ctx.log(`  plan: ${plan.map((p) => p.detail).join(' | ')}`)

@@ -1,7 +1,6 @@
 import net, { type AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { openDatabase } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { recordEvent } from '../../db/events.js'
@@ -31,13 +30,13 @@ export const webhookFairnessScenario: Scenario = {
     const receiverUrl = receiver.url
 
     const file = join(ctx.tmp, 'webhook-fairness.db')
-    const handle = openDatabase({ file })
-    await migrateToLatest(handle.db)
-    const store = new WebhookStore(handle.db, { allowLoopback: true })
-    const a = await createAccount(handle.db, { name: 'A (hanging endpoints)', apiEnabled: true })
-    const b = await createAccount(handle.db, { name: 'B', apiEnabled: true })
-    const keyA = (await createApiKey(handle.db, { accountId: a.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })).key
-    const keyB = (await createApiKey(handle.db, { accountId: b.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })).key
+    const handle = openSqliteEngine({ file })
+    await handle.migrate()
+    const store = new WebhookStore(handle, { allowLoopback: true })
+    const a = await createAccount(handle, { name: 'A (hanging endpoints)', apiEnabled: true })
+    const b = await createAccount(handle, { name: 'B', apiEnabled: true })
+    const keyA = (await createApiKey(handle, { accountId: a.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })).key
+    const keyB = (await createApiKey(handle, { accountId: b.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })).key
     const hangingSubs = []
     for (let i = 0; i < 16; i++) hangingSubs.push(await store.create(a.id, { url: `${hangingUrl}/a${i}`, events: ['*'] }))
     const subB = await store.create(b.id, { url: receiverUrl, events: ['ping'] })
@@ -51,8 +50,8 @@ export const webhookFairnessScenario: Scenario = {
         if (res.status !== 202) throw new Error(`ping answered ${res.status}`)
       }
       // A: a clock-in and a clock-out (32 deliveries to endpoints that never answer); its ping wakes the loop
-      await recordEvent(handle.db, a.id, 'clock_in', { worker_id: 1 })
-      await recordEvent(handle.db, a.id, 'clock_out', { worker_id: 1 })
+      await handle.write(async (trx) => await recordEvent(trx, a.id, 'clock_in', { worker_id: 1 }))
+      await handle.write(async (trx) => await recordEvent(trx, a.id, 'clock_out', { worker_id: 1 }))
       await ping(keyA, hangingSubs[0]!.id)
       const deadline = Date.now() + 5000
       while (hangingSockets.size === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))

@@ -1,6 +1,5 @@
 import { join } from 'node:path'
-import { openDatabase } from '../../db/connection.js'
-import { migrateToLatest } from '../../db/migrate.js'
+import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { recordEvent } from '../../db/events.js'
@@ -16,11 +15,11 @@ export const webhooksScenario: Scenario = {
     const receiverUrl = receiver.url
 
     const file = join(ctx.tmp, 'webhooks.db')
-    const handle = openDatabase({ file })
-    await migrateToLatest(handle.db)
-    const account = await createAccount(handle.db, { name: 'Bench', apiEnabled: true })
-    const { key } = await createApiKey(handle.db, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
-    const sub = await new WebhookStore(handle.db, { allowLoopback: true }).create(account.id, { url: receiverUrl, events: ['*'] })
+    const handle = openSqliteEngine({ file })
+    await handle.migrate()
+    const account = await createAccount(handle, { name: 'Bench', apiEnabled: true })
+    const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
+    const sub = await new WebhookStore(handle, { allowLoopback: true }).create(account.id, { url: receiverUrl, events: ['*'] })
 
     const api = await startServerProcess(join(DIST, 'server.js'), { TEMPCLOCK_DB: file, TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' })
     const latencies: number[] = []
@@ -42,7 +41,7 @@ export const webhooksScenario: Scenario = {
       // a backlog committed by another process (the server finds it by polling, ≤ 1 s)
       const target = receiver.received() + backlog
       const started = performance.now()
-      await handle.db.transaction().execute(async (trx) => {
+      await handle.write(async (trx) => {
         for (let i = 0; i < backlog; i++) await recordEvent(trx, account.id, 'clock_in', { id: i, worker_id: i % 50 })
       })
       await waitFor(target)

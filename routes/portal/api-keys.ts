@@ -7,7 +7,7 @@ import { requireSignedIn, sendPage } from './autohooks.js'
 const apiKeys: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/settings/api-keys', { preHandler: requireSignedIn }, async (request, reply) => {
     const session = request.portalSession!
-    const keys = await listApiKeys(fastify.db, session.accountId)
+    const keys = await listApiKeys(fastify.engine, session.accountId)
     return sendPage(reply, 200, apiKeysPage(session, keys))
   })
 }

@@ -88,7 +88,7 @@ export default async function portalHooks (fastify: FastifyInstance): Promise<vo
     strictTransportSecurity: fastify.config.portalSecureCookies ? { maxAge: 31_536_000, includeSubDomains: false } : false
   })
 
-  const sessions = new PortalSessionStore(fastify.db)
+  const sessions = new PortalSessionStore(fastify.engine)
   fastify.decorateRequest('portalSession', null)
   fastify.decorateRequest('portalSessionToken', null)
 

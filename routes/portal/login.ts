@@ -16,7 +16,7 @@ const WRONG_CREDENTIALS = 'Email or password is incorrect.'
 const FORM_EXPIRED = 'This sign-in form has expired. Please sign in again.'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
-  const sessions = new PortalSessionStore(fastify.db)
+  const sessions = new PortalSessionStore(fastify.engine)
   const loginCookie = cookieOptions(fastify, LOGIN_PATH)
 
   // Every attempt counts, whatever its outcome, before any password work: the IP limit caps one
@@ -71,13 +71,13 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     if (!tokensMatch(submitted, request.cookies[LOGIN_CSRF_COOKIE])) return again(403, FORM_EXPIRED)
 
     // same message, same cost (one scrypt) for an unknown email, a wrong password, a disabled user
-    const user = await authenticatePortalUser(fastify.db, email, password)
+    const user = await authenticatePortalUser(fastify.engine, email, password)
     if (user === null) return again(401, WRONG_CREDENTIALS)
 
     // a fresh session id at every sign-in (no fixation); any session this browser had ends
     if (request.portalSessionToken !== null) await sessions.destroy(request.portalSessionToken)
     const { token } = await sessions.create(user.id)
-    await recordPortalLogin(fastify.db, user.id)
+    await recordPortalLogin(fastify.engine, user.id)
     reply.setCookie(SESSION_COOKIE, token, cookieOptions(fastify))
     reply.clearCookie(LOGIN_CSRF_COOKIE, loginCookie)
     request.log.info({ portalUserId: user.id, accountId: user.account_id }, 'portal sign-in')

@@ -5,7 +5,7 @@ import { errorPage } from '../../views/portal-pages.js'
 import { LOGIN_PATH, SESSION_COOKIE, cookieOptions, requireSignedIn, sendPage, tokensMatch } from './autohooks.js'
 
 const logout: FastifyPluginAsyncTypebox = async (fastify) => {
-  const sessions = new PortalSessionStore(fastify.db)
+  const sessions = new PortalSessionStore(fastify.engine)
 
   fastify.post('/logout', {
     schema: { body: LogoutForm },

@@ -5,7 +5,7 @@ import { NoQuery, OneResponse, errorResponses } from '../../../schemas/common.js
 import { ClockBody, TimeEntry } from '../../../schemas/time.js'
 
 const clock: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new ClockStore(fastify.db)
+  const store = new ClockStore(fastify.engine)
 
   fastify.post('/clock.php', {
     config: { scope: 'clock:write' },

@@ -13,6 +13,6 @@ export default recordRoutes({
   create: CostCodeCreate,
   update: CostCodeUpdate,
   writeErrors: ['cost_code_taken'],
-  store: (db) => new CostCodeStore(db),
+  store: (engine) => new CostCodeStore(engine),
   filters: ({ active, search }) => ({ active: parseQueryBoolean(active), search })
 })

@@ -12,6 +12,6 @@ export default recordRoutes({
   query: DepartmentQuery,
   create: DepartmentCreate,
   update: DepartmentUpdate,
-  store: (db) => new DepartmentStore(db),
+  store: (engine) => new DepartmentStore(engine),
   filters: ({ active }) => ({ active: parseQueryBoolean(active) })
 })

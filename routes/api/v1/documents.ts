@@ -7,7 +7,7 @@ import { Document, DocumentCreate, DocumentQuery, DocumentUpdate } from '../../.
 const EXPIRY_EVENT = 'An expiry that has already passed sends the `document_expired` webhook event at once (once per document and expiry date).'
 
 const documents: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new DocumentStore(fastify.db)
+  const store = new DocumentStore(fastify.engine)
   const tags = ['Documents']
 
   fastify.get('/documents.php', {

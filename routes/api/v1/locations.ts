@@ -12,6 +12,6 @@ export default recordRoutes({
   query: LocationQuery,
   create: LocationCreate,
   update: LocationUpdate,
-  store: (db) => new LocationStore(db),
+  store: (engine) => new LocationStore(engine),
   filters: ({ active, search }) => ({ active: parseQueryBoolean(active), search })
 })

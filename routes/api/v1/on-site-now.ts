@@ -5,7 +5,7 @@ import { errorResponses } from '../../../schemas/common.js'
 import { OnSiteQuery, OnSiteResponse } from '../../../schemas/time.js'
 
 const onSiteNow: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new TimesheetStore(fastify.db)
+  const store = new TimesheetStore(fastify.engine)
 
   fastify.get('/on-site-now.php', {
     config: { scope: 'timesheets:read' },

@@ -5,7 +5,7 @@ import { IdQuery, NoQuery, OneOrListResponse, OneResponse, errorResponses } from
 import { Shift, ShiftCreate, ShiftQuery, ShiftUpdate } from '../../../schemas/shifts.js'
 
 const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new ShiftStore(fastify.db)
+  const store = new ShiftStore(fastify.engine)
   const tags = ['Time']
 
   fastify.get('/shifts.php', {

@@ -4,7 +4,7 @@ import { OneOrListResponse, errorResponses, parseQueryBoolean } from '../../../s
 import { SurveyResponse, SurveyResponseQuery } from '../../../schemas/surveys.js'
 
 const surveyResponses: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new SurveyResponseStore(fastify.db)
+  const store = new SurveyResponseStore(fastify.engine)
 
   fastify.get('/survey-responses.php', {
     config: { scope: 'surveys:read' },

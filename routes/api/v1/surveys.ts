@@ -17,6 +17,6 @@ export default recordRoutes({
     update: '`questions` replaces the whole list. Making a survey active is checked for clashes like a create (409 `survey_conflict`).'
   },
   writeErrors: ['survey_conflict'],
-  store: (db) => new SurveyStore(db),
+  store: (engine) => new SurveyStore(engine),
   filters: ({ active, location_id }) => ({ active: parseQueryBoolean(active), location_id })
 })

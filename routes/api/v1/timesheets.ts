@@ -5,7 +5,7 @@ import { OneOrListResponse, errorResponses } from '../../../schemas/common.js'
 import { TimeEntry, TimesheetQuery } from '../../../schemas/time.js'
 
 const timesheets: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new TimesheetStore(fastify.db)
+  const store = new TimesheetStore(fastify.engine)
 
   fastify.get('/timesheets.php', {
     config: { scope: 'timesheets:read' },

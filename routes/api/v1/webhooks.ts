@@ -19,7 +19,7 @@ function requireSubscribable (grant: KeyGrant, events: readonly string[]): void 
 }
 
 const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
-  const store = new WebhookStore(fastify.db, { allowLoopback: fastify.config.webhooksAllowLoopback })
+  const store = new WebhookStore(fastify.engine, { allowLoopback: fastify.config.webhooksAllowLoopback })
   const tags = ['Webhooks']
   const scope = 'webhooks:write' as const
 

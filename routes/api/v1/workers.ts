@@ -14,6 +14,6 @@ export default recordRoutes({
   update: WorkerUpdate,
   descriptions: { create: 'Sends the `worker_created` webhook event.', update: 'Sends the `worker_updated` webhook event.' },
   writeErrors: ['employee_ref_taken'],
-  store: (db) => new WorkerStore(db),
+  store: (engine) => new WorkerStore(engine),
   filters: ({ location_id, department_id, active, search }) => ({ location_id, department_id, active: parseQueryBoolean(active), search })
 })

@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { sql, type Kysely } from 'kysely'
-import type { Database } from './types.js'
+import type { Database } from '../../types.js'
+import { runAsWrite } from '../write-scope.js'
 
 /** the most write units one commit carries */
 export const MAX_BATCH = 256
@@ -20,16 +20,24 @@ type Outcome = { ok: true, value: unknown } | { ok: false, error: unknown }
  * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT: a unit that throws rolls back only
  * its own changes and gets its own error; the others commit together. Nobody is answered before
  * the COMMIT is on disk, so an acknowledged write is durable exactly as with one commit each.
+ *
+ * `BEGIN IMMEDIATE`: a deferred BEGIN that reads and then writes fails at once with SQLITE_BUSY
+ * when another process wrote in between; IMMEDIATE takes the write lock first, so a second
+ * process waits its busy_timeout and then reads what the first committed.
+ *
+ * Each unit's `fn` runs marked as inside a write (db/engine/write-scope.ts), so a query on the
+ * engine's `db` or a nested write inside it throws instead of waiting for this batch forever.
  */
-class WriteBatcher {
+export class WriteBatcher {
   readonly #queue: WriteUnit[] = []
   #scheduled = false
   #running = false
 
+  /** @param db the unguarded Kysely instance on the writing connection */
   constructor (private readonly db: Kysely<Database>) {}
 
-  run<T> (fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  async run<T> (fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return await new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject })
       this.#schedule()
     })
@@ -84,16 +92,17 @@ class WriteBatcher {
 
 /** One unit in its savepoint (when it shares the transaction); a failed rollback aborts the batch. */
 async function runUnit (trx: Kysely<Database>, unit: WriteUnit, shared: boolean): Promise<Outcome> {
+  const call = async (): Promise<unknown> => await runAsWrite(async () => await unit.fn(trx))
   if (!shared) {
     try {
-      return { ok: true, value: await unit.fn(trx) }
+      return { ok: true, value: await call() }
     } catch (error) {
       return { ok: false, error }
     }
   }
   await sql`savepoint unit`.execute(trx)
   try {
-    const value = await unit.fn(trx)
+    const value = await call()
     await sql`release unit`.execute(trx)
     return { ok: true, value }
   } catch (error) {
@@ -101,52 +110,4 @@ async function runUnit (trx: Kysely<Database>, unit: WriteUnit, shared: boolean)
     await sql`release unit`.execute(trx)
     return { ok: false, error }
   }
-}
-
-const batchers = new WeakMap<Kysely<Database>, WriteBatcher>()
-
-type UnitFn<T> = (trx: Kysely<Database>) => Promise<T>
-
-/**
- * Work that must commit in the same transaction as the writes a caller makes (a request's stored
- * response with the request's work: plugins/idempotency.ts). Set around the caller with
- * `withUnitExtension`; every writeTransaction started inside applies it to its unit.
- */
-export interface UnitExtension {
-  /** the unit as it will run: `fn`, plus whatever must commit with it */
-  extend: <T>(fn: UnitFn<T>) => UnitFn<T>
-  /** called once the extended unit's COMMIT is durable */
-  committed: () => void
-}
-
-const extensions = new AsyncLocalStorage<UnitExtension>()
-
-/** Runs `work` so that every write unit it starts is extended by `extension`. */
-export async function withUnitExtension<T> (extension: UnitExtension, work: () => Promise<T>): Promise<T> {
-  return await extensions.run(extension, work)
-}
-
-/**
- * Runs `fn` as one atomic write: it commits in full or not at all, and the promise settles only
- * after the COMMIT is durable. Transactions are `BEGIN IMMEDIATE` (a deferred BEGIN that reads and
- * then writes fails at once with SQLITE_BUSY when another process wrote in between; IMMEDIATE
- * takes the write lock first, so a second process waits its busy_timeout and then reads what the
- * first committed) and are shared by the writes of one event-loop turn (group commit, above).
- * Inside `fn`, use only the `trx` it is given, and never call writeTransaction again: the app has
- * one connection and the batch is holding it.
- */
-export async function writeTransaction<T> (db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-  // a caller already inside a transaction must pass its trx to the store's `…In(trx, …)` method
-  if (db.isTransaction) throw new Error('writeTransaction needs the database, not a transaction: use the store\'s …In(trx) method')
-  let batcher = batchers.get(db)
-  if (batcher === undefined) {
-    batcher = new WriteBatcher(db)
-    batchers.set(db, batcher)
-  }
-  // read now, in the caller's async context: the batch runs the unit from another one
-  const extension = extensions.getStore()
-  if (extension === undefined) return await batcher.run(fn)
-  const value = await batcher.run(extension.extend(fn))
-  extension.committed()
-  return value
 }
