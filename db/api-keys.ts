@@ -156,7 +156,7 @@ const AUTH_CACHE_LIMIT = 10_000
 
 /**
  * The key lookup on every request. Rows are cached by key hash, and the cache is dropped whenever
- * the database may have changed under it (db/change-watch.ts: any commit by any connection, the
+ * the database may have changed under it (the engine's `changes`: any commit by any connection, the
  * operator CLI and this server's own writer included). So a revocation, an expiry change or API
  * access switched off still takes effect on the very next request, from any process. Expiry
  * itself is compared with the clock on every request.
@@ -182,7 +182,7 @@ export class ApiKeyStore {
   }
 
   /**
-   * @param version the database's change version (db/change-watch.ts), read by the caller for this
+   * @param version the engine's change version (`engine.changes`), read by the caller for this
    *   request: the cache is dropped when it has moved since the last lookup
    */
   async findByKey (key: string, version: number | undefined): Promise<AuthKey | undefined> {

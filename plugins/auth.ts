@@ -14,7 +14,7 @@ export interface AuthenticatedKey {
   rateLimit: number
 }
 
-type AuthFailure = 'invalid_api_key' | 'api_key_revoked' | 'api_key_expired' | 'internal'
+type AuthFailure = 'invalid_api_key' | 'api_key_revoked' | 'api_key_expired' | 'unavailable' | 'internal'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,13 +40,14 @@ export const GUARDED_PREFIX = '/api/'
 const REALM = 'Bearer realm="TempClock API"'
 const INVALID_TOKEN = `${REALM}, error="invalid_token"`
 
-const FAILURES: Record<Exclude<AuthFailure, 'internal'>, ApiError> = {
+const FAILURES: Record<Exclude<AuthFailure, 'internal' | 'unavailable'>, ApiError> = {
   invalid_api_key: new ApiError(401, 'invalid_api_key', 'Invalid API key', { 'www-authenticate': INVALID_TOKEN }),
   api_key_revoked: new ApiError(401, 'api_key_revoked', 'This API key has been revoked', { 'www-authenticate': INVALID_TOKEN }),
   api_key_expired: new ApiError(401, 'api_key_expired', 'This API key has expired', { 'www-authenticate': INVALID_TOKEN })
 }
 const MISSING = new ApiError(401, 'missing_api_key', 'Missing API key: send it as "Authorization: Bearer <key>"', { 'www-authenticate': REALM })
 const WRONG_SCHEME = new ApiError(401, 'invalid_authorization_scheme', 'Invalid authorization scheme: send the key as "Authorization: Bearer <key>"', { 'www-authenticate': INVALID_TOKEN })
+const UNAVAILABLE = new ApiError(503, 'service_unavailable', 'The database is unavailable; retry later')
 const DISABLED = new ApiError(403, 'api_access_disabled', 'API access is disabled for this account; contact TempClock to enable it')
 
 function insufficientScope (scope: RouteScope): ApiError {
@@ -92,7 +93,7 @@ export default fp(async function authPlugin (fastify) {
         return true
       } catch (err) {
         request.log.error({ err }, 'API key lookup failed')
-        request.authFailure = 'internal'
+        request.authFailure = fastify.engine.isUnavailable(err) ? 'unavailable' : 'internal'
         return false
       }
     }
@@ -108,6 +109,7 @@ export default fp(async function authPlugin (fastify) {
       const code = (err as Error & { code?: string }).code
       if (code === 'FST_BEARER_AUTH_MISSING_AUTHORIZATION_HEADER') return done(MISSING)
       if (request.authFailure === 'internal') return done(new ApiError(500, 'internal_error', 'Internal server error'))
+      if (request.authFailure === 'unavailable') return done(UNAVAILABLE)
       if (request.authFailure !== null) return done(FAILURES[request.authFailure])
       return done(WRONG_SCHEME)
     })

@@ -68,7 +68,7 @@ export interface WriteAnswer { status: number, payload: unknown }
 
 /**
  * How a POST route runs its write and answers. `work` makes the route's one write (a store call,
- * one writeTransaction); `answer` turns the value that write returns into the status and payload.
+ * one engine.write()); `answer` turns the value that write returns into the status and payload.
  * With an Idempotency-Key the payload is serialised (by the route's own response schema) inside the
  * write's transaction and stored with the work, and exactly those bytes are sent: a retry, even
  * after a crash right after the commit, replays them. A refusal the write commits on purpose (an

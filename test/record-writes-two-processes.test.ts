@@ -6,7 +6,7 @@ import { createApiKey } from '../db/api-keys.js'
 import { startServer } from './helper.js'
 
 // Record PUTs read the row, then write it. In a deferred transaction, a second process that wrote
-// in between makes the write fail at once with SQLITE_BUSY (a 500); writeTransaction's
+// in between makes the write fail at once with SQLITE_BUSY (a 500); the SQLite engine's
 // BEGIN IMMEDIATE makes it wait for the lock instead.
 t.test('concurrent read-then-write PUTs and POSTs from two server processes on one file: never a 500, no failed webhook loop pass', async (t) => {
   const file = join(t.testdir(), 'two.db')

@@ -1,0 +1,116 @@
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { openSqliteEngine, type SqliteEngine } from '../db/engine/sqlite/index.js'
+import { DB_INSIDE_WRITE, NESTED_WRITE } from '../db/engine/write-scope.js'
+import { buildTestApp, call, createTestAccount, sqliteOf } from './helper.js'
+
+// Each misuse below used to hang every later write (a query on the database inside a write batch,
+// a nested write) or to run with swapped values (positional parameters): now it throws at once,
+// and the engine keeps working.
+
+async function engineFor (t: Test, file = ':memory:'): Promise<SqliteEngine> {
+  const engine = openSqliteEngine({ file })
+  t.teardown(async () => { await engine.close() })
+  await engine.migrate()
+  return engine
+}
+
+const now = '2026-01-01T00:00:00Z'
+const account = (name: string) => ({ name, timezone: 'UTC', api_enabled: true, created_at: now, updated_at: now })
+
+/** Settles within `ms`, or fails the test instead of hanging the suite. */
+async function within<T> (ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`still waiting after ${ms} ms`)) }, ms) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+for (const file of [':memory:', 'file']) {
+  t.test(`a query on engine.db inside write() throws at once, and later writes still work (${file})`, async (t) => {
+    const engine = await engineFor(t, file === 'file' ? join(t.testdir(), 'e.db') : ':memory:')
+    await t.rejects(within(2000, engine.write(async () => await engine.db.selectFrom('accounts').selectAll().execute())), { message: DB_INSIDE_WRITE })
+    // also a write built on engine.db, and one awaited deeper in the unit
+    await t.rejects(within(2000, engine.write(async (trx) => {
+      await trx.insertInto('accounts').values(account('A')).execute()
+      await Promise.resolve()
+      await engine.db.insertInto('accounts').values(account('B')).execute()
+    })), { message: DB_INSIDE_WRITE })
+    const id = await within(2000, engine.write(async (trx) => (await trx.insertInto('accounts').values(account('C')).returning('id').executeTakeFirstOrThrow()).id))
+    t.same((await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name), ['C'], 'the refused units rolled back; the next one committed')
+    t.ok(id > 0)
+  })
+}
+
+t.test('a write inside a write throws at once, and later writes still work', async (t) => {
+  const engine = await engineFor(t)
+  await t.rejects(within(2000, engine.write(async () => await engine.write(async () => 1))), { message: NESTED_WRITE })
+  t.equal(await within(2000, engine.write(async () => 2)), 2)
+})
+
+t.test('a compiled read inside a write throws: run(trx, …) is the way in', async (t) => {
+  const engine = await engineFor(t)
+  const byName = engine.compile((param) => engine.db.selectFrom('accounts').select('id').where('name', '=', param('name')))
+  await t.rejects(within(2000, engine.write(async () => await byName.read({ name: 'x' }))), { message: DB_INSIDE_WRITE })
+  t.same(await engine.write(async (trx) => await byName.run(trx, { name: 'x' })), [])
+})
+
+t.test('a compiled query run with a value missing, or one it does not use, throws with both lists', async (t) => {
+  const engine = await engineFor(t)
+  const query = engine.compile((param) => engine.db.selectFrom('accounts').select('id').where('name', '=', param('name')).where('timezone', '=', param('zone')))
+  await t.rejects(query.read({ name: 'A' } as never), /without a value for 'zone' \(it takes 'name', 'zone'\)/)
+  await t.rejects(query.read({ name: 'A', zone: 'UTC', extra: 1 } as never), /with 'extra', which it does not use/)
+  await t.rejects(engine.write(async (trx) => await query.run(trx, { zone: 'UTC' } as never)), /without a value for 'name'/)
+  t.same(await query.read({ name: 'A', zone: 'UTC' }), [], 'with exactly its values it runs')
+})
+
+t.test('named values: the order of .set() keys, or of the values given, changes nothing', async (t) => {
+  const engine = await engineFor(t)
+  const id = await engine.write(async (trx) => (await trx.insertInto('accounts').values(account('Old')).returning('id').executeTakeFirstOrThrow()).id)
+  const ab = engine.compile((param) => engine.db.updateTable('accounts').set({ name: param('name'), timezone: param('zone') }).where('id', '=', param('id')).returning(['name', 'timezone']))
+  const ba = engine.compile((param) => engine.db.updateTable('accounts').set({ timezone: param('zone'), name: param('name') }).where('id', '=', param('id')).returning(['name', 'timezone']))
+  t.same(await engine.write(async (trx) => await ab.runFirst(trx, { name: 'First', zone: 'Europe/London', id })), { name: 'First', timezone: 'Europe/London' })
+  t.same(await engine.write(async (trx) => await ba.runFirst(trx, { id, zone: 'Europe/Paris', name: 'Second' })), { name: 'Second', timezone: 'Europe/Paris' })
+  // a literal value of the builder stays where it is, between named ones
+  const literal = engine.compile((param) => engine.db.selectFrom('accounts').select('name').where('id', '=', param('id')).where('timezone', '!=', 'Nowhere').where('name', '=', param('name')))
+  t.same(await literal.read({ name: 'Second', id }), [{ name: 'Second' }])
+})
+
+t.test('booleans go in as booleans and come out as booleans (columns and computed aliases)', async (t) => {
+  const engine = await engineFor(t, join(t.testdir(), 'b.db'))
+  const on = await engine.write(async (trx) => await trx.insertInto('accounts').values({ ...account('On'), api_enabled: true }).returningAll().executeTakeFirstOrThrow())
+  const off = await engine.write(async (trx) => await trx.insertInto('accounts').values({ ...account('Off'), api_enabled: false }).returningAll().executeTakeFirstOrThrow())
+  t.equal(on.api_enabled, true)
+  t.equal(off.api_enabled, false)
+  t.same(engine.sqlite.prepare('select api_enabled from accounts order by id').all(), [{ api_enabled: 1 }, { api_enabled: 0 }], 'stored as SQLite 1/0')
+  t.same(await engine.db.selectFrom('accounts').select(['name', 'api_enabled']).where('api_enabled', '=', false).execute(), [{ name: 'Off', api_enabled: false }])
+  const compiled = engine.compile((param) => engine.db.selectFrom('accounts').select(['id', 'api_enabled']).where('api_enabled', '=', param('enabled')))
+  t.same(await compiled.read({ enabled: true }), [{ id: on.id, api_enabled: true }], 'compiled reads on the read connection convert too')
+  const worker = await engine.write(async (trx) => await trx.insertInto('workers').values({
+    account_id: on.id, first_name: 'A', last_name: 'B', employee_ref: null, email: null, phone: null, location_id: null,
+    department_id: null, preferred_language: 'en', active: true, created_at: now, updated_at: now
+  }).returning('active').executeTakeFirstOrThrow())
+  t.equal(worker.active, true)
+})
+
+t.test('through the API: a worker created inactive answers active: false and is stored as 0', async (t) => {
+  const app = await buildTestApp(t)
+  const acct = await createTestAccount(app)
+  const worker = (await call(app, acct.key, { method: 'POST', url: '/api/v1/workers.php', payload: { first_name: 'Ada', last_name: 'L', active: false } })).json().data
+  t.equal(worker.active, false)
+  t.equal(sqliteOf(app).prepare('select active from workers where id = ?').pluck().get(worker.id), 0)
+})
+
+t.test('the database closed under the server: requests answer 503 service_unavailable and /ready 503, never a 500', async (t) => {
+  const app = await buildTestApp(t)
+  const acct = await createTestAccount(app)
+  t.equal((await call(app, acct.key, { url: '/api/v1/locations.php' })).statusCode, 200)
+  sqliteOf(app).close()
+  const res = await call(app, acct.key, { url: '/api/v1/locations.php' })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'service_unavailable')
+  t.equal((await app.inject({ url: '/ready' })).statusCode, 503)
+})
