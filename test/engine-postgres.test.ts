@@ -81,7 +81,13 @@ t.test('compiled queries take named values; a missing or unknown one throws', { 
 })
 
 t.test('rows look as on SQLite: booleans, ISO timestamps, dates, JSON text, counts as numbers', { skip }, async (t) => {
-  const engine = await freshEngine(t)
+  const url = await freshPostgresDatabase(t)
+  // a server whose default time zone is not UTC: the engine's sessions run in UTC all the same
+  const setup = open(t, url)
+  const { name } = (await sql<{ name: string }>`select current_database() as name`.execute(setup.db)).rows[0]!
+  await sql`alter database ${sql.id(name)} set timezone = 'Pacific/Auckland'`.execute(setup.db)
+  await setup.close()
+  const engine = open(t, url)
   const accountId = await insertAccount(engine)
   const row = await engine.write(async (trx) => {
     const key = await untyped(trx).insertInto('api_keys').values({
