@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import BetterSqlite3 from 'better-sqlite3'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -10,7 +11,7 @@ import { openPostgresEngine, type PostgresEngine } from '../db/engine/postgres/i
 import { postgresMigrations } from '../db/migrations/postgres/index.js'
 import { migrations as sqliteMigrations } from '../db/migrations/index.js'
 import { DB_INSIDE_WRITE, NESTED_WRITE, withUnitExtension } from '../db/engine/write-scope.js'
-import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip } from './postgres.js'
+import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip, TestPostgresServer } from './postgres.js'
 
 const skip = await postgresSkip()
 const NOW = '2026-12-07T06:35:43Z'
@@ -385,3 +386,27 @@ const BOOLEANS = new Set(['accounts.api_enabled', 'api_keys.full_access', 'locat
   'survey_responses.passed'])
 const DATES = new Set(['documents.issued_on', 'documents.expires_on', 'documents.expired_notified_on'])
 const JSONB = new Set(['api_keys.scopes', 'webhook_subscriptions.events', 'surveys.location_ids', 'surveys.questions', 'survey_responses.failed_questions'])
+
+t.test('the server stopped: requests fail fast as unavailable; started again: the engine resumes by itself', { skip: existsSync('/usr/lib/postgresql/15/bin/postgres') ? false : 'PostgreSQL 15 is not installed' }, async (t) => {
+  const server = await TestPostgresServer.start(t)
+  const errors: Error[] = []
+  const engine = openPostgresEngine({ url: server.url, onError: (err) => { errors.push(err) } })
+  t.teardown(async () => { await engine.close() })
+  await engine.migrate()
+  await insertAccount(engine, 'before')
+
+  await server.stop()
+  const started = Date.now()
+  const ping = await engine.ping().then(() => undefined, (err: unknown) => err)
+  t.ok(engine.isUnavailable(ping), `ping: ${String(ping)}`)
+  const read = await engine.db.selectFrom('accounts').select('name').execute().then(() => undefined, (err: unknown) => err)
+  t.ok(engine.isUnavailable(read), `read: ${String(read)}`)
+  const write = await insertAccount(engine, 'while down').then(() => undefined, (err: unknown) => err)
+  t.ok(engine.isUnavailable(write), `write: ${String(write)}`)
+  t.ok(Date.now() - started < 5_000, 'fast')
+
+  await server.restart()
+  await engine.ping()
+  await insertAccount(engine, 'after')
+  t.same((await engine.db.selectFrom('accounts').select('name').orderBy('id').execute()).map((r) => r.name), ['before', 'after'])
+})

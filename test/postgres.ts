@@ -1,7 +1,9 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { userInfo } from 'node:os'
+import { once } from 'node:events'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
@@ -162,3 +164,91 @@ export async function emptyPostgresDatabase (t: TapLike): Promise<string> {
   })
 }
 
+
+/** Debian's PostgreSQL 15 programs (the `postgresql-15` package). */
+const POSTGRES_BIN = '/usr/lib/postgresql/15/bin'
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** PostgreSQL refuses to run as root: as root, its programs run as the `postgres` OS user. */
+function serverUser (): { uid: number, gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim()))
+  return { uid: uid!, gid: gid! }
+}
+
+/**
+ * A PostgreSQL server of its own, for tests that stop and start it (failure and recovery) without
+ * disturbing the shared one the other test files use: a new data directory (trust authentication,
+ * no fsync), a free loopback port, removed when the test ends. initdb takes a second or two.
+ */
+export class TestPostgresServer {
+  #process: ChildProcess | null = null
+
+  private constructor (readonly port: number, readonly dir: string, readonly user: { uid: number, gid: number } | undefined) {}
+
+  /** the maintenance database; the role `postgres` is a superuser */
+  get url (): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`
+  }
+
+  /** A URL for database `name` on this server. */
+  databaseUrl (name: string): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/${name}`
+  }
+
+  static async start (t: TapLike): Promise<TestPostgresServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'tempclock-pg-'))
+    const user = serverUser()
+    if (user !== undefined) chownSync(dir, user.uid, user.gid)
+    const server = new TestPostgresServer(await freePort(), dir, user)
+    t.teardown(async () => {
+      await server.stop('immediate')
+      rmSync(dir, { recursive: true, force: true })
+    })
+    execFileSync(join(POSTGRES_BIN, 'initdb'), ['-D', join(dir, 'data'), '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
+      { stdio: 'ignore', timeout: 60_000, ...user })
+    await server.restart()
+    return server
+  }
+
+  /** Starts the server (again, on the same port and data) and waits until it accepts queries. */
+  async restart (): Promise<void> {
+    const child = spawn(join(POSTGRES_BIN, 'postgres'), ['-D', join(this.dir, 'data'), '-p', String(this.port), '-k', this.dir,
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=60'],
+    { stdio: 'ignore', ...this.user })
+    this.#process = child
+    const exited = once(child, 'exit').then(() => { throw new Error(`postgres on port ${this.port} exited at start`) })
+    exited.catch(() => {})
+    for (let i = 0; i < 300; i++) {
+      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1_000 })
+      client.on('error', () => {})
+      const ready = client.connect().then(async () => await client.query('select 1')).then(() => true, () => false)
+      const up = await Promise.race([ready, exited])
+      await client.end().catch(() => {})
+      if (up) return
+      await sleep(50)
+    }
+    throw new Error(`postgres on port ${this.port} did not start`)
+  }
+
+  /**
+   * Stops the server: 'fast' ends every session and shuts down cleanly (as an operator's restart
+   * does); 'immediate' quits at once, as a crash would (the next start recovers from the WAL).
+   */
+  async stop (mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    const child = this.#process
+    this.#process = null
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT')
+    await exited
+  }
+}
