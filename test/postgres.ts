@@ -116,8 +116,10 @@ async function migratedTemplate (): Promise<string> {
     try {
       const found = await admin.query('select 1 from pg_database where datname = $1', [name])
       if (found.rowCount !== 0) return name
+      // what a process that died while building left behind (nobody else builds: we hold the lock)
+      const leftovers = await admin.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [`${name}_build_`])
+      for (const { datname } of leftovers.rows) await admin.query(`drop database if exists ${datname} with (force)`)
       const building = `${name}_build_${process.pid}`
-      await admin.query(`drop database if exists ${building} with (force)`)
       await admin.query(`create database ${building}`)
       const engine = openPostgresEngine({ url: postgresDatabaseUrl(building) })
       try {
