@@ -337,15 +337,29 @@ t.test('a statement past the statement timeout fails as unavailable', { skip }, 
   t.ok(engine.isUnavailable(err))
 })
 
-/** Column facts of a migrated SQLite database, FTS5 shadow tables aside. */
-async function sqliteColumns (): Promise<Map<string, Map<string, string>>> {
+interface SchemaFacts {
+  /** table → column → declared type */
+  columns: Map<string, Map<string, string>>
+  /** "index: unique? partial?" for every named index */
+  indexes: string[]
+  /** "table.column → table.column on delete …" */
+  foreignKeys: string[]
+}
+
+/** A migrated SQLite database's schema, FTS5 tables and their shadow tables aside. */
+async function sqliteSchema (): Promise<SchemaFacts> {
   const raw = new BetterSqlite3(':memory:')
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) })
   try {
     const result = await new Migrator({ db, provider: { getMigrations: async () => sqliteMigrations }, allowUnorderedMigrations: true }).migrateToLatest()
     if (result.error !== undefined) throw result.error
     const tables = raw.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%' and sql not like 'create virtual table%' and name not like '%_search_%'").pluck().all() as string[]
-    return new Map(tables.map((table) => [table, new Map((raw.prepare(`pragma table_info(${JSON.stringify(table)})`).all() as Array<{ name: string, type: string }>).map((c) => [c.name, c.type.toLowerCase()]))]))
+    const columns = new Map(tables.map((table) => [table, new Map((raw.prepare(`pragma table_info(${JSON.stringify(table)})`).all() as Array<{ name: string, type: string }>).map((c) => [c.name, c.type.toLowerCase()]))]))
+    const indexes = tables.flatMap((table) => (raw.prepare(`pragma index_list(${JSON.stringify(table)})`).all() as Array<{ name: string, unique: number, partial: number, origin: string }>)
+      .filter((i) => i.origin === 'c').map((i) => `${i.name}: ${i.unique === 1 ? 'unique' : 'plain'} ${i.partial === 1 ? 'partial' : 'full'}`)).sort()
+    const foreignKeys = tables.flatMap((table) => (raw.prepare(`pragma foreign_key_list(${JSON.stringify(table)})`).all() as Array<{ table: string, from: string, to: string, on_delete: string }>)
+      .map((f) => `${table}.${f.from} → ${f.table}.${f.to} on delete ${f.on_delete.toLowerCase()}`)).sort()
+    return { columns, indexes, foreignKeys }
   } finally {
     await db.destroy()
   }
@@ -360,8 +374,21 @@ t.test('the PostgreSQL schema has the SQLite schema\'s tables and columns, with 
     if (!postgres.has(r.table_name)) postgres.set(r.table_name, new Map())
     postgres.get(r.table_name)!.set(r.column_name, r.data_type)
   }
-  const sqlite = await sqliteColumns()
+  const schema = await sqliteSchema()
+  const sqlite = schema.columns
   t.same([...postgres.keys()].sort(), [...sqlite.keys()].sort(), 'the same tables')
+
+  // the same indexes (primary keys and the search indexes aside), unique and partial alike
+  const indexes = await sql<{ name: string, unique: boolean, partial: boolean }>`select c.relname as name, i.indisunique as unique, i.indpred is not null as partial
+    from pg_index i join pg_class c on c.oid = i.indexrelid join pg_class tc on tc.oid = i.indrelid join pg_namespace n on n.oid = tc.relnamespace
+    where n.nspname = 'public' and not i.indisprimary and tc.relname not like 'kysely_%' and c.relname not like '%_search'`.execute(engine.db)
+  t.same(indexes.rows.map((i) => `${i.name}: ${i.unique ? 'unique' : 'plain'} ${i.partial ? 'partial' : 'full'}`).sort(), schema.indexes, 'the same indexes')
+  const foreignKeys = await sql<{ fk: string }>`select format('%s.%s → %s.%s on delete %s', tc.relname, a.attname, rc.relname, ra.attname,
+      case c.confdeltype when 'c' then 'cascade' when 'a' then 'no action' when 'r' then 'restrict' when 'n' then 'set null' else 'set default' end) as fk
+    from pg_constraint c join pg_class tc on tc.oid = c.conrelid join pg_class rc on rc.oid = c.confrelid
+    join pg_attribute a on a.attrelid = c.conrelid and a.attnum = c.conkey[1] join pg_attribute ra on ra.attrelid = c.confrelid and ra.attnum = c.confkey[1]
+    join pg_namespace n on n.oid = tc.relnamespace where c.contype = 'f' and n.nspname = 'public'`.execute(engine.db)
+  t.same(foreignKeys.rows.map((r) => r.fk).sort(), schema.foreignKeys, 'the same foreign keys')
   for (const [table, columns] of sqlite) {
     t.same([...(postgres.get(table)?.keys() ?? [])], [...columns.keys()], `${table}: the same columns in the same order`)
   }
