@@ -116,6 +116,13 @@ t.test('rows look as on SQLite: booleans, ISO timestamps, dates, JSON text, coun
   const computed = await sql<{ day: string, at: string, ms: number }>`select (timestamptz '2026-12-07T23:30:00Z')::date as day,
     timestamptz '2026-12-08T01:30:00+02:00' as at, 1765089343000::bigint as ms`.execute(engine.db)
   t.same(computed.rows[0], { day: '2026-12-07', at: '2026-12-07T23:30:00Z', ms: 1765089343000 })
+  // a statement that changes its session's zone still reads UTC; a timestamp without zone is UTC
+  const zoned = await engine.write(async (trx) => {
+    await sql`set local time zone 'Asia/Kolkata'`.execute(trx)
+    return (await sql<{ at: string, naive: string, sum: number }>`select timestamptz '2026-12-07T06:35:43.5Z' as at,
+      timestamp '2026-12-07 06:35:43' as naive, sum(x)::numeric as sum from (values (1), (2)) as v (x)`.execute(trx)).rows[0]
+  })
+  t.same(zoned, { at: '2026-12-07T06:35:43Z', naive: '2026-12-07T06:35:43Z', sum: 3 })
 })
 
 t.test('a write commits with its unit extension, and the extension hears after the commit', { skip }, async (t) => {
