@@ -461,3 +461,36 @@ t.test('rows copied with their ids keep them, and new rows continue after them o
   t.equal(await engine.write(async (trx) => (await untyped(trx).insertInto('cost_codes')
     .values({ account_id: 1, code: 'c', name: 'n', created_at: NOW, updated_at: NOW }).returning('id').executeTakeFirstOrThrow()).id), 1)
 })
+
+t.test('a role that may not create pg_trgm still gets the whole schema, and the same search without the index', { skip: existsSync('/usr/lib/postgresql/15/bin/postgres') ? false : 'PostgreSQL 15 is not installed' }, async (t) => {
+  const server = await TestPostgresServer.start(t)
+  const admin = new pg.Client({ connectionString: server.url })
+  await admin.connect()
+  // the database's owner may create a trusted extension; this role owns nothing but its tables
+  await admin.query('create role app login')
+  await admin.query('create database plain')
+  await admin.query('revoke create on database plain from public')
+  await admin.end()
+  const owner = new pg.Client({ connectionString: server.databaseUrl('plain') })
+  await owner.connect()
+  await owner.query('grant create, usage on schema public to app')
+  await owner.end()
+
+  const engine = open(t, server.databaseUrl('plain').replace('postgres@', 'app@'))
+  await engine.migrate()
+  const indexes = await sql<{ n: number }>`select count(*) as n from pg_indexes where indexname like '%_search'`.execute(engine.db)
+  t.equal(indexes.rows[0]!.n, 0, 'no trigram index')
+  const accountId = await insertAccount(engine)
+  await engine.write(async (trx) => {
+    await untyped(trx).insertInto('cost_codes').values([
+      { account_id: accountId, code: 'SITE-50%', name: 'Overtime', created_at: NOW, updated_at: NOW },
+      { account_id: accountId, code: 'SITE-500', name: 'Éclair', created_at: NOW, updated_at: NOW }
+    ]).execute()
+  })
+  const search = async (term: string): Promise<string[]> => (await engine.db.selectFrom('cost_codes').select('code')
+    .where(engine.sql.matchesSearch('cost_codes', ['code', 'name'], term)).orderBy('id').execute()).map((r) => r.code)
+  t.same(await search('site-50'), ['SITE-50%', 'SITE-500'])
+  t.same(await search('50%'), ['SITE-50%'])
+  t.same(await search('overTIME'), ['SITE-50%'])
+  t.same(await search('éclair'), [], 'É is not an ASCII letter: it does not fold')
+})
