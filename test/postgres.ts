@@ -102,6 +102,28 @@ async function retryWhileInUse (fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM'
+  }
+}
+
+/**
+ * Databases of test processes that died before their teardown (a killed run): their process is gone
+ * and nobody is connected. A plain DROP, which fails harmlessly while anyone still uses one.
+ */
+async function dropAbandoned (admin: pg.Client): Promise<void> {
+  const found = await admin.query<{ datname: string }>(`select datname from pg_database d where datname ~ '^tempclock_test_[0-9]+_'
+    and not exists (select 1 from pg_stat_activity a where a.datid = d.oid)`)
+  for (const { datname } of found.rows) {
+    if (isAlive(Number(datname.split('_')[2]))) continue
+    await admin.query(`drop database if exists ${datname}`).catch(() => {})
+  }
+}
+
 let template: Promise<string> | undefined
 
 /**
@@ -114,6 +136,7 @@ async function migratedTemplate (): Promise<string> {
     const name = templateName()
     await admin.query('select pg_advisory_lock(hashtextextended($1, 0))', ['tempclock test template'])
     try {
+      await dropAbandoned(admin)
       const found = await admin.query('select 1 from pg_database where datname = $1', [name])
       if (found.rowCount !== 0) return name
       // what a process that died while building left behind (nobody else builds: we hold the lock)
