@@ -1,0 +1,53 @@
+import type { Compilable, CompiledQuery as KyselyCompiledQuery, Kysely } from 'kysely'
+import type { Database } from '../../types.js'
+import type { CompiledQuery } from '../engine.js'
+import { refuseInsideWrite } from '../write-scope.js'
+
+/** What `param(name)` puts where a value goes; replaced by the named value on each run. */
+class NamedValue {
+  constructor (readonly name: string) {}
+}
+
+type Slot = { name: string } | { value: unknown }
+
+/**
+ * A query compiled once, run with named values. Its parameters are the builder's values in the
+ * order the SQL uses them; each is either a `param()` marker (filled from `values` by name) or a
+ * constant the builder was given.
+ */
+export function compileNamed<Row, Name extends string> (
+  base: Kysely<Database>,
+  build: (param: (name: Name) => any) => Compilable<Row>
+): CompiledQuery<Row, Name> {
+  const compiled = build((name) => new NamedValue(name)).compile()
+  const slots: Slot[] = compiled.parameters.map((p) => p instanceof NamedValue ? { name: p.name } : { value: p })
+  const names = new Set(slots.flatMap((s) => 'name' in s ? [s.name] : []))
+
+  const bind = (values: Record<Name, unknown>): KyselyCompiledQuery<Row> => {
+    for (const key of Object.keys(values)) {
+      if (!names.has(key)) throw new Error(`compiled query run with the value "${key}", which it does not use (it uses: ${[...names].join(', ') || 'none'})`)
+    }
+    const parameters = slots.map((slot) => {
+      if (!('name' in slot)) return slot.value
+      const value = (values as Record<string, unknown>)[slot.name]
+      if (value === undefined) throw new Error(`compiled query run without the value "${slot.name}"`)
+      return value
+    })
+    return { ...compiled, parameters }
+  }
+
+  const run = async (trx: Kysely<Database>, values: Record<Name, unknown>): Promise<Row[]> => {
+    if (!trx.isTransaction) throw new Error('compiled run() needs the trx of a write; outside a write use read()')
+    return (await trx.executeQuery(bind(values))).rows
+  }
+  const read = async (values: Record<Name, unknown>): Promise<Row[]> => {
+    refuseInsideWrite()
+    return (await base.executeQuery(bind(values))).rows
+  }
+  return {
+    read,
+    readFirst: async (values) => (await read(values))[0],
+    run,
+    runFirst: async (trx, values) => (await run(trx, values))[0]
+  }
+}

@@ -1,0 +1,279 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
+import { openPostgresEngine } from '../db/engine/postgres/index.js'
+
+/**
+ * PostgreSQL for the tests: a server the tests may create databases on (the role needs CREATEDB),
+ * given as a URL to a maintenance database. By default Debian's cluster over its Unix socket as
+ * the OS user (peer authentication); .ci/run starts the cluster and creates that role.
+ */
+export const POSTGRES_ADMIN_URL = process.env.TEMPCLOCK_TEST_DATABASE_URL ??
+  `postgres://${encodeURIComponent(userInfo().username)}@/postgres?host=/var/run/postgresql`
+
+const CI = process.env.CI === 'true' || process.env.CI === '1'
+
+interface TapLike {
+  teardown: (fn: () => unknown) => void
+}
+
+/** A URL for database `name` on the test server. */
+export function postgresDatabaseUrl (name: string): string {
+  // by hand: WHATWG URL cannot parse the empty host of a Unix-socket URL
+  const match = /^(postgres(?:ql)?:\/\/[^/?]*)\/[^/?]*(\?.*)?$/.exec(POSTGRES_ADMIN_URL)
+  if (match === null) throw new Error('TEMPCLOCK_TEST_DATABASE_URL must name a database: postgres://user@host:port/postgres')
+  return `${match[1]!}/${name}${match[2] ?? ''}`
+}
+
+async function withAdmin<T> (fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3_000 })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/**
+ * Debian's cluster, started when it is installed but down and this process may start it (root, the
+ * default URL). What .ci/run does; here so that a local run finds the server the same way.
+ */
+function startLocalCluster (): boolean {
+  if (process.env.TEMPCLOCK_TEST_DATABASE_URL !== undefined || process.getuid?.() !== 0) return false
+  if (!existsSync('/usr/bin/pg_ctlcluster') || !existsSync('/etc/postgresql/15/main')) return false
+  try {
+    execFileSync('pg_ctlcluster', ['15', 'main', 'start'], { stdio: 'ignore', timeout: 30_000 })
+  } catch {
+    // already running (exit status 2) or it failed: the next connection attempt tells which
+  }
+  try {
+    // peer authentication maps the OS user to the role of the same name
+    execFileSync('runuser', ['-u', 'postgres', '--', 'createuser', '--createdb', userInfo().username], { stdio: 'ignore', timeout: 30_000 })
+  } catch {
+    // the role exists already
+  }
+  return true
+}
+
+let probed: Promise<string | false> | undefined
+
+/**
+ * `false` when the tests can reach PostgreSQL; otherwise why not, for tap's `skip`. Under CI=true
+ * an unreachable server is not a reason to skip: the tests run and fail.
+ */
+export async function postgresSkip (): Promise<string | false> {
+  probed ??= (async () => {
+    const reach = async (): Promise<unknown> => await withAdmin(async (c) => await c.query('select 1')).then(() => undefined, (err: unknown) => err)
+    let error = await reach()
+    if (error !== undefined && startLocalCluster()) error = await reach()
+    if (error === undefined || CI) return false
+    const reason = error instanceof Error ? error.message : String(error)
+    return `PostgreSQL is unreachable at TEMPCLOCK_TEST_DATABASE_URL (${reason}); under CI=true these tests run and fail instead`
+  })()
+  return await probed
+}
+
+/** The migrations' compiled text decides the template's name: a changed schema gets a new template. */
+function templateName (): string {
+  const dir = join(import.meta.dirname, '..', 'db', 'migrations', 'postgres')
+  const hash = createHash('sha256')
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) hash.update(file).update(readFileSync(join(dir, file)))
+  return `tempclock_template_${hash.digest('hex').slice(0, 16)}`
+}
+
+/** CREATE DATABASE … TEMPLATE fails while anyone is connected to the template (a closing engine). */
+async function retryWhileInUse (fn: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fn()
+      return
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 100) throw err
+      await sleep(50)
+    }
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM'
+  }
+}
+
+/**
+ * Databases of test processes that died before their teardown (a killed run): their process is gone
+ * and nobody is connected. A plain DROP, which fails harmlessly while anyone still uses one.
+ */
+async function dropAbandoned (admin: pg.Client): Promise<void> {
+  const found = await admin.query<{ datname: string }>(`select datname from pg_database d where datname ~ '^tempclock_test_[0-9]+_'
+    and not exists (select 1 from pg_stat_activity a where a.datid = d.oid)`)
+  for (const { datname } of found.rows) {
+    if (isAlive(Number(datname.split('_')[2]))) continue
+    await admin.query(`drop database if exists ${datname}`).catch(() => {})
+  }
+}
+
+let template: Promise<string> | undefined
+
+/**
+ * The migrated template database, made once per schema. Test files run in parallel processes: an
+ * advisory lock lets one of them build it (under a temporary name, renamed when complete, so a
+ * crash never leaves a half-made template) while the others wait and then find it.
+ */
+async function migratedTemplate (): Promise<string> {
+  template ??= withAdmin(async (admin) => {
+    const name = templateName()
+    await admin.query('select pg_advisory_lock(hashtextextended($1, 0))', ['tempclock test template'])
+    try {
+      await dropAbandoned(admin)
+      const found = await admin.query('select 1 from pg_database where datname = $1', [name])
+      if (found.rowCount !== 0) return name
+      // what a process that died while building left behind (nobody else builds: we hold the lock)
+      const leftovers = await admin.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [`${name}_build_`])
+      for (const { datname } of leftovers.rows) await admin.query(`drop database if exists ${datname} with (force)`)
+      const building = `${name}_build_${process.pid}`
+      await admin.query(`create database ${building}`)
+      const engine = openPostgresEngine({ url: postgresDatabaseUrl(building) })
+      try {
+        await engine.migrate()
+      } finally {
+        await engine.close()
+      }
+      await retryWhileInUse(async () => await admin.query(`alter database ${building} rename to ${name}`))
+      return name
+    } finally {
+      await admin.query('select pg_advisory_unlock(hashtextextended($1, 0))', ['tempclock test template'])
+    }
+  })
+  return await template
+}
+
+let counter = 0
+
+function uniqueName (): string {
+  return `tempclock_test_${process.pid}_${++counter}_${randomBytes(4).toString('hex')}`
+}
+
+async function createDatabase (t: TapLike, create: (name: string) => Promise<void>): Promise<string> {
+  const name = uniqueName()
+  await create(name)
+  t.teardown(async () => {
+    await withAdmin(async (admin) => await admin.query(`drop database if exists ${name} with (force)`))
+  })
+  return postgresDatabaseUrl(name)
+}
+
+/** A new database with the whole schema (a copy of the template), dropped when `t` ends; its URL. */
+export async function freshPostgresDatabase (t: TapLike): Promise<string> {
+  const source = await migratedTemplate()
+  return await createDatabase(t, async (name) => {
+    await withAdmin(async (admin) => { await retryWhileInUse(async () => await admin.query(`create database ${name} template ${source}`)) })
+  })
+}
+
+/** A new database without any table, dropped when `t` ends; its URL. */
+export async function emptyPostgresDatabase (t: TapLike): Promise<string> {
+  return await createDatabase(t, async (name) => {
+    await withAdmin(async (admin) => await admin.query(`create database ${name}`))
+  })
+}
+
+
+/** Debian's PostgreSQL 15 programs (the `postgresql-15` package). */
+const POSTGRES_BIN = '/usr/lib/postgresql/15/bin'
+
+async function freePort (): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** PostgreSQL refuses to run as root: as root, its programs run as the `postgres` OS user. */
+function serverUser (): { uid: number, gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim()))
+  return { uid: uid!, gid: gid! }
+}
+
+/**
+ * A PostgreSQL server of its own, for tests that stop and start it (failure and recovery) without
+ * disturbing the shared one the other test files use: a new data directory (trust authentication,
+ * no fsync), a free loopback port, removed when the test ends. initdb takes a second or two.
+ */
+export class TestPostgresServer {
+  #process: ChildProcess | null = null
+
+  private constructor (readonly port: number, readonly dir: string, readonly user: { uid: number, gid: number } | undefined) {}
+
+  /** the maintenance database; the role `postgres` is a superuser */
+  get url (): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`
+  }
+
+  /** A URL for database `name` on this server. */
+  databaseUrl (name: string): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/${name}`
+  }
+
+  static async start (t: TapLike): Promise<TestPostgresServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'tempclock-pg-'))
+    const user = serverUser()
+    if (user !== undefined) chownSync(dir, user.uid, user.gid)
+    const server = new TestPostgresServer(await freePort(), dir, user)
+    t.teardown(async () => {
+      await server.stop('immediate')
+      rmSync(dir, { recursive: true, force: true })
+    })
+    execFileSync(join(POSTGRES_BIN, 'initdb'), ['-D', join(dir, 'data'), '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
+      { stdio: 'ignore', timeout: 60_000, ...user })
+    await server.restart()
+    return server
+  }
+
+  /** Starts the server (again, on the same port and data) and waits until it accepts queries. */
+  async restart (): Promise<void> {
+    const child = spawn(join(POSTGRES_BIN, 'postgres'), ['-D', join(this.dir, 'data'), '-p', String(this.port), '-k', this.dir,
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'shared_buffers=16MB', '-c', 'max_connections=60'],
+    { stdio: 'ignore', ...this.user })
+    this.#process = child
+    const exited = once(child, 'exit').then(() => { throw new Error(`postgres on port ${this.port} exited at start`) })
+    exited.catch(() => {})
+    for (let i = 0; i < 300; i++) {
+      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1_000 })
+      client.on('error', () => {})
+      const ready = client.connect().then(async () => await client.query('select 1')).then(() => true, () => false)
+      const up = await Promise.race([ready, exited])
+      await client.end().catch(() => {})
+      if (up) return
+      await sleep(50)
+    }
+    throw new Error(`postgres on port ${this.port} did not start`)
+  }
+
+  /**
+   * Stops the server: 'fast' ends every session and shuts down cleanly (as an operator's restart
+   * does); 'immediate' quits at once, as a crash would (the next start recovers from the WAL).
+   */
+  async stop (mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    const child = this.#process
+    this.#process = null
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT')
+    await exited
+  }
+}
