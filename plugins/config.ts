@@ -4,8 +4,12 @@ import type { Synchronous } from '../db/engine/sqlite/index.js'
 export interface AppConfig {
   host: string
   port: number
-  /** SQLite file, or ':memory:' */
+  /** SQLite file, or ':memory:'; unused when databaseUrl is set */
   dbPath: string
+  /** PostgreSQL (postgres:// or postgresql://) instead of the SQLite file: for several processes */
+  databaseUrl?: string
+  /** PostgreSQL connections each process keeps at most */
+  databasePoolSize: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   synchronous: Synchronous
   /** request body limit in bytes */
@@ -107,6 +111,21 @@ function redisUrl (value: string | undefined): string | undefined {
   return value
 }
 
+function databaseUrl (value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    // the value is not echoed: it may hold a password
+    throw new ConfigError('TEMPCLOCK_DATABASE_URL must be a URL like postgres://user:password@host:5432/dbname (got something that is not a URL)')
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme ${JSON.stringify(url.protocol)}); leave it unset for the SQLite file in TEMPCLOCK_DB`)
+  }
+  return value
+}
+
 /** Reads and validates the environment once at start; a bad value is a clear error, not a default. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
   const host = env.HOST ?? '127.0.0.1'
@@ -115,6 +134,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     host,
     port: integer('PORT', env.PORT ?? '3000', 0, 65535),
     dbPath: env.TEMPCLOCK_DB ?? './data/tempclock.db',
+    databasePoolSize: integer('TEMPCLOCK_DATABASE_POOL_SIZE', env.TEMPCLOCK_DATABASE_POOL_SIZE ?? '10', 1, 1000),
     logLevel: pick('LOG_LEVEL', env.LOG_LEVEL ?? 'info', LOG_LEVELS),
     synchronous: pick('TEMPCLOCK_DB_SYNCHRONOUS', env.TEMPCLOCK_DB_SYNCHRONOUS ?? 'FULL', SYNCHRONOUS),
     bodyLimit: integer('TEMPCLOCK_BODY_LIMIT', env.TEMPCLOCK_BODY_LIMIT ?? String(1024 * 1024), 1024, 64 * 1024 * 1024),
@@ -143,6 +163,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     headersTimeoutMs: integer('TEMPCLOCK_HEADERS_TIMEOUT_MS', env.TEMPCLOCK_HEADERS_TIMEOUT_MS ?? '10000', 100, 600_000),
     requestTimeoutMs: integer('TEMPCLOCK_REQUEST_TIMEOUT_MS', env.TEMPCLOCK_REQUEST_TIMEOUT_MS ?? '30000', 100, 600_000)
   }
+  const database = databaseUrl(env.TEMPCLOCK_DATABASE_URL)
+  if (database !== undefined) config.databaseUrl = database
   const redis = redisUrl(env.TEMPCLOCK_REDIS_URL)
   if (redis !== undefined) config.redisUrl = redis
   if (config.headersTimeoutMs > config.requestTimeoutMs) {

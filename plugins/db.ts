@@ -14,8 +14,14 @@ declare module 'fastify' {
 }
 
 export default fp(async function dbPlugin (fastify) {
-  const { dbPath, synchronous } = fastify.config
-  const engine = openEngine({ dbPath, synchronous })
+  const { dbPath, synchronous, databaseUrl, databasePoolSize } = fastify.config
+  const engine = openEngine({
+    dbPath,
+    synchronous,
+    databaseUrl,
+    databasePoolSize,
+    onError: (err) => { fastify.log.warn({ err }, 'database connection lost; reconnecting on demand') }
+  })
   try {
     await engine.migrate()
   } catch (err) {

@@ -1,13 +1,22 @@
 import type { Engine } from './engine.js'
+import { openPostgresEngine } from './postgres/index.js'
 import { openSqliteEngine, type Synchronous } from './sqlite/index.js'
 
 export interface EngineConfig {
-  /** the SQLite file (or ':memory:') */
+  /** the SQLite file (or ':memory:'), when there is no databaseUrl */
   dbPath: string
   synchronous?: Synchronous
+  /** PostgreSQL instead of SQLite */
+  databaseUrl?: string
+  databasePoolSize?: number
+  /** a lost PostgreSQL connection (the engine reconnects by itself); for the log */
+  onError?: (err: Error) => void
 }
 
 /** The engine the server and the CLI run on: the one place where the choice is made. */
 export function openEngine (config: EngineConfig): Engine {
+  if (config.databaseUrl !== undefined) {
+    return openPostgresEngine({ url: config.databaseUrl, poolSize: config.databasePoolSize, onError: config.onError })
+  }
   return openSqliteEngine({ file: config.dbPath, synchronous: config.synchronous })
 }
