@@ -113,15 +113,12 @@ function redisUrl (value: string | undefined): string | undefined {
 
 function databaseUrl (value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    // the value is not echoed: it may hold a password
-    throw new ConfigError('TEMPCLOCK_DATABASE_URL must be a URL like postgres://user:password@host:5432/dbname (got something that is not a URL)')
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme ${JSON.stringify(url.protocol)}); leave it unset for the SQLite file in TEMPCLOCK_DB`)
+  // by the scheme alone: pg's connection strings include forms WHATWG URL rejects, such as a Unix
+  // socket's empty host (postgres://user@/dbname?host=/var/run/postgresql); the value is not
+  // echoed, it may hold a password
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase()
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    throw new ConfigError(`TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got ${scheme === undefined ? 'something that is not a URL' : `scheme ${JSON.stringify(scheme + ':')}`}); leave it unset for the SQLite file in TEMPCLOCK_DB`)
   }
   return value
 }
