@@ -30,11 +30,11 @@ export function isTimezone (zone: string): boolean {
 export interface AccountInput { name: string, timezone?: string, apiEnabled?: boolean }
 
 export async function createAccount (engine: Engine, input: AccountInput): Promise<AccountRecord> {
-  return await engine.write(async (trx) => await insertAccount(trx, input))
+  return await engine.write(async (trx) => await createAccountIn(trx, input))
 }
 
 /** The create, inside a transaction the caller owns (the demo seeds a whole account in one). */
-export async function insertAccount (trx: Kysely<Database>, input: AccountInput): Promise<AccountRecord> {
+export async function createAccountIn (trx: Kysely<Database>, input: AccountInput): Promise<AccountRecord> {
   const name = input.name.trim()
   if (name === '') throw new Error('account name must not be empty')
   const timezone = input.timezone ?? 'UTC'

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { insertAccount, type AccountRecord } from './accounts.js'
+import { createAccountIn, type AccountRecord } from './accounts.js'
 import { createApiKeyIn } from './api-keys.js'
 import type { Engine } from './engine/engine.js'
 import { CostCodeStore } from './cost-codes.js'
@@ -90,7 +90,7 @@ export async function createDemoAccount (engine: Engine, options: DemoOptions = 
     surveys: new SurveyStore(engine)
   }
   return await engine.write(async (trx) => {
-    const account = await insertAccount(trx, {
+    const account = await createAccountIn(trx, {
       name: options.name ?? 'TempClock Demo Staffing',
       timezone: options.timezone ?? 'Europe/London',
       apiEnabled: true

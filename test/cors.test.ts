@@ -104,13 +104,21 @@ t.test('a 500 carries CORS headers and a JSON envelope without internals', async
   t.equal(routeFailure.json().message, 'Internal server error')
   t.notMatch(routeFailure.body, /locations|sqlite|select|at \w|\.ts|\.js/i, 'no SQL, table names or stack')
 
-  // the database is closed: the key lookup itself fails
-  sqliteOf(app).close()
-  const authFailure = await app.inject({ url: '/api/v1/locations.php', headers })
+  // the key lookup itself fails (a key not cached yet, its table gone)
+  const fresh = await createTestKey(app, account.id)
+  sqliteOf(app).exec('alter table api_keys rename to api_keys_gone')
+  const authFailure = await app.inject({ url: '/api/v1/locations.php', headers: { origin: ORIGIN, ...bearer(fresh.key) } })
   assertEnvelope(t, authFailure, 500, 'internal_error')
   assertApiCors(t, authFailure, '500 in authentication')
   t.equal(authFailure.json().message, 'Internal server error')
   t.notMatch(authFailure.body, /sqlite|database|select|api_keys|at \w|tc_live_/i)
+
+  // the database is closed (shutting down): unavailable, not a failure of the request
+  sqliteOf(app).close()
+  const closed = await app.inject({ url: '/api/v1/locations.php', headers })
+  assertEnvelope(t, closed, 503, 'service_unavailable')
+  assertApiCors(t, closed, '503 in authentication')
+  t.notMatch(closed.body, /sqlite|select|api_keys|at \w|tc_live_/i)
 })
 
 t.test('CORS covers only the API: health, readiness and other paths get none', async (t) => {

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { openSqliteEngine, type SqliteEngine } from '../db/engine/sqlite/index.js'
 import { DB_INSIDE_WRITE, NESTED_WRITE } from '../db/engine/write-scope.js'
+import { LocationStore } from '../db/locations.js'
 import { buildTestApp, call, createTestAccount, sqliteOf } from './helper.js'
 
 // Each misuse below used to hang every later write (a query on the database inside a write batch,
@@ -113,4 +114,16 @@ t.test('the database closed under the server: requests answer 503 service_unavai
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'service_unavailable')
   t.equal((await app.inject({ url: '/ready' })).statusCode, 503)
+})
+
+t.test('the caches keep rows only when the engine can tell nothing changed (changes defined)', async (t) => {
+  const engine = await engineFor(t, join(t.testdir(), 'c.db'))
+  const id = await engine.write(async (trx) => (await trx.insertInto('accounts').values(account('A')).returning('id').executeTakeFirstOrThrow()).id)
+  const cached = new LocationStore(engine)
+  const uncached = new LocationStore({ ...engine, changes: undefined })
+  const location = await cached.create(id, { name: 'Depot' })
+  t.equal(await cached.get(id, location.id), await cached.get(id, location.id), 'kept while nothing changed')
+  t.not(await uncached.get(id, location.id), await uncached.get(id, location.id), 'without a change source, every read loads')
+  engine.sqlite.prepare("update locations set name = 'Moved' where id = ?").run(location.id)
+  t.equal((await uncached.get(id, location.id)).name, 'Moved')
 })
