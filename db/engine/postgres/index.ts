@@ -95,7 +95,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
       }
     },
 
-    compile: (build) => compileNamed(base, build),
+    compile: (build) => compileNamed(async (text, values) => (await pool.query(text, values as unknown[])).rows, build),
 
     async migrate () {
       // its own connection without the statement timeout: a migration, or the wait for another
