@@ -28,7 +28,13 @@ function derive (password: string, salt: Buffer, params: ScryptParams, length: n
 
 const b64 = (buffer: Buffer): string => buffer.toString('base64').replace(/=+$/, '')
 
-export async function hashPassword (password: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<string> {
+/**
+ * The parameters new hashes get. Only tests change them (`useScryptCostForTests`); the server and
+ * the CLI always hash with DEFAULT_SCRYPT.
+ */
+let hashParams: Readonly<ScryptParams> = DEFAULT_SCRYPT
+
+export async function hashPassword (password: string, params: ScryptParams = hashParams): Promise<string> {
   const salt = randomBytes(SALT_BYTES)
   const hash = await derive(password, salt, params, HASH_BYTES)
   return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${b64(salt)}$${b64(hash)}`
@@ -49,9 +55,24 @@ export async function verifyPassword (password: string, stored: string): Promise
  * The hash of a random password nobody kept, with the default parameters. Signing in with an
  * unknown email verifies against it, so that answer costs what a wrong password for a real user
  * costs. A constant (not computed at start) so the first unknown email is not slower than the rest;
- * a test keeps its parameters equal to DEFAULT_SCRYPT.
+ * a test keeps its parameters equal to DEFAULT_SCRYPT. `useScryptCostForTests` replaces it (a live
+ * binding) so that under a test cost an unknown email still costs what a real user costs.
  */
-export const DUMMY_PASSWORD_HASH = '$scrypt$ln=15,r=8,p=3$59oMWFmPyy/axuYtbB47VA$T+J+6YVjEeCeQZ3BdRtt6GZsPcrXnNcmSXh6cS+dC6I'
+export const PRODUCTION_DUMMY_PASSWORD_HASH = '$scrypt$ln=15,r=8,p=3$59oMWFmPyy/axuYtbB47VA$T+J+6YVjEeCeQZ3BdRtt6GZsPcrXnNcmSXh6cS+dC6I'
+export let DUMMY_PASSWORD_HASH = PRODUCTION_DUMMY_PASSWORD_HASH
+
+/**
+ * Test-only injection point: new hashes (and the dummy hash) use `params` instead of DEFAULT_SCRYPT
+ * until called again with DEFAULT_SCRYPT. A production scrypt costs 0.2-0.4 s and the portal tests
+ * sign in dozens of times; verification reads the parameters from each hash, so it needs no switch.
+ * The tests that check the production parameters run without it (see docs/development.md).
+ */
+export async function useScryptCostForTests (params: Readonly<ScryptParams>): Promise<void> {
+  hashParams = params
+  DUMMY_PASSWORD_HASH = params === DEFAULT_SCRYPT
+    ? PRODUCTION_DUMMY_PASSWORD_HASH
+    : await hashPassword(generatePassword(), params)
+}
 
 /** A one-time password for `users create`: 20 characters, ~119 bits, no look-alike characters. */
 export function generatePassword (length = 20): string {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Ajv, type Options } from 'ajv'
+import { Ajv, type Options, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import { validationError } from '../domain/errors.js'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../domain/json-depth.js'
@@ -17,13 +17,29 @@ function makeAjv (options: Options): Ajv {
   return ajv
 }
 
+// Compiled validators are kept for the life of the process, by schema object: the route schemas
+// are module constants, so a process that builds many apps (the tests build one per test) compiles
+// each schema once instead of once per app. Every app still has its own Ajv instances.
+const compiledBodies = new WeakMap<object, ValidateFunction>()
+const compiledOthers = new WeakMap<object, ValidateFunction>()
+
+function compileOnce (cache: WeakMap<object, ValidateFunction>, ajv: Ajv, schema: object): ValidateFunction {
+  let validate = cache.get(schema)
+  if (validate === undefined) {
+    validate = ajv.compile(schema)
+    cache.set(schema, validate)
+  }
+  return validate
+}
+
 // JSON bodies are checked strictly: "5" is not a number, unknown fields are an error, nothing is
 // silently removed. Query strings and params arrive as text, so their numbers are coerced.
 export default fp(async function validationPlugin (fastify) {
   const bodyAjv = makeAjv({ coerceTypes: false })
   const queryAjv = makeAjv({ coerceTypes: true })
-  fastify.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema))
+  fastify.setValidatorCompiler(({ schema, httpPart }) => httpPart === 'body'
+    ? compileOnce(compiledBodies, bodyAjv, schema)
+    : compileOnce(compiledOthers, queryAjv, schema))
   // Bodies are JSON only: without this, Fastify's built-in text/plain parser hands a string to
   // the body schema and a text body is a confusing 400 instead of 415 unsupported_media_type.
   fastify.removeContentTypeParser('text/plain')

@@ -30,14 +30,45 @@ export function splitOneOrList (schema: unknown): { one: JsonSchema, list: JsonS
   return { one: one as JsonSchema, list: list as JsonSchema }
 }
 
+type Serializer = ReturnType<SerializerCompiler>
+
+/**
+ * Compiled serializers are kept for the life of the process, by the shared schemas and options,
+ * the route's schema object, status and content type (all a serializer depends on): the route
+ * schemas are module constants, so a process that builds many apps (the tests build one per test)
+ * compiles each once instead of once per app.
+ */
+const compiledByContext = new Map<string, WeakMap<object, Map<string, Serializer>>>()
+
 /** Fastify's own serializer compiler (fast-json-stringify), with one-or-list answers split as above. */
 export const buildSerializer: SerializerFactory = (externalSchemas, options): SerializerCompiler => {
   const compile = defaultFactory(externalSchemas, options)
-  return (route) => {
+  const context = JSON.stringify([externalSchemas, options ?? null])
+  let compiled = compiledByContext.get(context)
+  if (compiled === undefined) {
+    compiled = new WeakMap()
+    compiledByContext.set(context, compiled)
+  }
+  const build = (route: Parameters<SerializerCompiler>[0]): Serializer => {
     const split = splitOneOrList(route.schema)
     if (split === undefined) return compile(route)
     const one = compile({ ...route, schema: split.one })
     const list = compile({ ...route, schema: split.list })
     return (value: unknown) => Array.isArray((value as { data?: unknown } | null)?.data) ? list(value) : one(value)
+  }
+  return (route) => {
+    if (typeof route.schema !== 'object' || route.schema === null) return build(route)
+    let bySchema = compiled.get(route.schema)
+    if (bySchema === undefined) {
+      bySchema = new Map()
+      compiled.set(route.schema, bySchema)
+    }
+    const key = `${route.httpStatus} ${(route as { contentType?: string }).contentType ?? ''}`
+    let serializer = bySchema.get(key)
+    if (serializer === undefined) {
+      serializer = build(route)
+      bySchema.set(key, serializer)
+    }
+    return serializer
   }
 }

@@ -8,6 +8,7 @@ import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { startServer } from './helper.js'
 import { insertWorker } from './time-fixtures.js'
+import { listenInProcess } from './server-fixtures.js'
 
 interface Ack { action: 'in' | 'out', id: number, clock_in: string, clock_out: string | null }
 
@@ -60,9 +61,8 @@ t.test('SIGKILL during a stream of clock events: every acknowledged event surviv
   t.same(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason)), [], 'no stream failed before the kill')
   t.ok(acks.length > 20, `${acks.length} events acknowledged before the kill`)
 
-  // restart on the same file: recovery runs, the server answers
-  const again = await startServer(file, { LOG_LEVEL: 'info' })
-  t.teardown(async () => { await again.stop() })
+  // restart on the same file (the app, in this process): recovery runs, the server answers
+  const again = await listenInProcess(t, file)
   const health = await fetch(`${again.url}/api/v1/timesheets.php?entry_filter=all&limit=1`, { headers: { authorization: `Bearer ${key}` } })
   t.equal(health.status, 200)
 

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { LocationStore } from '../db/locations.js'
 import { ROOT, startServer } from './helper.js'
-import { httpCall, seedDatabaseFile } from './server-fixtures.js'
+import { httpCall, listenInProcess, seedDatabaseFile } from './server-fixtures.js'
 import { insertWorker } from './time-fixtures.js'
 
 // A real server, SIGKILLed right after the COMMIT of a POST's work and before its response is
@@ -65,8 +65,8 @@ t.test('SIGKILL between the commit and the response: the retry replays, the work
     t.equal(server.process.signalCode, 'SIGKILL', `${c.name}: killed after the commit`)
   }
 
-  const server = await startServer(file, { LOG_LEVEL: 'info' })
-  t.after(async () => { await server.stop() })
+  // the restart: the app on the same file, in this process
+  const server = await listenInProcess(t, file)
   const get = async (path: string): Promise<Array<Record<string, unknown>>> => {
     const res = await httpCall(server.url, { path, key })
     t.equal(res.status, 200, path)

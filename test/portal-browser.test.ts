@@ -2,7 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { ROOT, runCli, startServer } from './helper.js'
+import { ROOT, runCli } from './helper.js'
+import { listenInProcess } from './server-fixtures.js'
+import './portal-fixtures.js' // the test scrypt cost
 
 // The portal in a real browser: Debian's chromium driven by playwright-core, against the compiled
 // server on a file database, with data made by the CLI's commands (as an operator would).
@@ -56,8 +58,8 @@ t.test('sign in, see exactly this account\'s keys, revoke from the CLI, sign out
   const admin = await cliJson(db, 'users', 'create', '--account', String(acme.id), '--email', 'admin@acme.example')
   const otherAdmin = await cliJson(db, 'users', 'create', '--account', String(other.id), '--email', 'admin@other.example')
 
-  const server = await startServer(db)
-  t.teardown(async () => { await server.stop() })
+  // the app in this process: this test is about the portal in a browser, not the server process
+  const server = await listenInProcess(t, db)
   // one API call, so one key shows a Last Used date
   const api = await fetch(`${server.url}/api/v1/locations.php`, { headers: { authorization: `Bearer ${payroll.key as string}` } })
   t.equal(api.status, 200)

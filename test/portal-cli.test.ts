@@ -3,6 +3,7 @@ import t from 'tap'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { authenticatePortalUser } from '../db/portal-users.js'
 import { runCli } from './helper.js'
+import './portal-fixtures.js' // the test scrypt cost
 
 t.test('users create / list / disable through the CLI', async (t) => {
   const db = join(t.testdir(), 'cli.db')

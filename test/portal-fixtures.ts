@@ -2,9 +2,23 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createAccount } from '../db/accounts.js'
 import { createPortalUser } from '../db/portal-users.js'
 import type { AppConfig } from '../plugins/config.js'
+import { DEFAULT_SCRYPT, useScryptCostForTests } from '../domain/passwords.js'
 import { buildTestApp } from './helper.js'
 
 export const PASSWORD = 'correct horse battery staple'
+
+/**
+ * The portal tests hash passwords at the lowest cost verifyPassword accepts (~7 ms instead of a
+ * production scrypt's 0.2-0.4 s); a test that checks the production cost calls productionScrypt(t).
+ */
+export const TEST_SCRYPT = { ln: 10, r: 8, p: 1 } as const
+await useScryptCostForTests(TEST_SCRYPT)
+
+/** Production scrypt parameters (for new users and the unknown-email dummy hash) for this test only. */
+export async function productionScrypt (t: { after: (fn: () => unknown) => void }): Promise<void> {
+  await useScryptCostForTests(DEFAULT_SCRYPT)
+  t.after(async () => { await useScryptCostForTests(TEST_SCRYPT) })
+}
 
 export interface Browser {
   cookies: Map<string, string>

@@ -8,7 +8,7 @@ import { hashSessionToken } from '../db/portal-sessions.js'
 import { LOGIN_MAX_PER_EMAIL, LOGIN_MAX_PER_IP } from '../routes/portal/login.js'
 import { escapeHtml, html } from '../views/html.js'
 import { bearer, createTestAccount } from './helper.js'
-import { PASSWORD, csrfFrom, newBrowser, request, setup, signIn } from './portal-fixtures.js'
+import { PASSWORD, csrfFrom, newBrowser, productionScrypt, request, setup, signIn } from './portal-fixtures.js'
 
 t.test('html escapes every interpolation but nested fragments', async (t) => {
   t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;')
@@ -100,6 +100,7 @@ t.test('the portal context leaves the API alone: no portal headers, no form pars
 })
 
 t.test('sign in: opaque session cookie, only its hash stored, redirect to the keys page', async (t) => {
+  await productionScrypt(t)
   const { app, user } = await setup(t)
   const browser = newBrowser()
   const res = await signIn(app, browser, '  ADMIN@acme.EXAMPLE ')
@@ -155,6 +156,7 @@ t.test('Secure cookies and HSTS when the setting says the portal is served over 
 })
 
 t.test('wrong email, wrong password and disabled user: same answer, comparable time', async (t) => {
+  await productionScrypt(t)
   const { app, account } = await setup(t)
   const disabled = await createPortalUser(app.engine, { accountId: account.id, email: 'gone@acme.example', password: PASSWORD })
   await disablePortalUser(app.engine, disabled.id)

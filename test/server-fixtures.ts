@@ -2,6 +2,9 @@ import { request as httpRequest } from 'node:http'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
+import type { FastifyInstance } from 'fastify'
+import type { AppConfig } from '../plugins/config.js'
+import { buildTestApp } from './helper.js'
 
 /** Creates and migrates a database file with one API-enabled account and a full-access key. */
 export async function seedDatabaseFile (file: string): Promise<{ accountId: number, key: string }> {
@@ -14,6 +17,17 @@ export async function seedDatabaseFile (file: string): Promise<{ accountId: numb
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * The app in this process on a database file, listening on a free port, closed when the test ends:
+ * the restart after a kill, without the 1-2 s of CPU a new server process costs. (A test about the
+ * process itself, its signals or exit code, starts one with startServer.)
+ */
+export async function listenInProcess (t: { after: (fn: () => unknown) => void }, dbPath: string, overrides: Partial<AppConfig> = {}): Promise<{ url: string, app: FastifyInstance }> {
+  const app = await buildTestApp(t, { dbPath, ...overrides })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  return { url, app }
 }
 
 export interface HttpResult { status: number, headers: Record<string, string | string[] | undefined>, body: string }
