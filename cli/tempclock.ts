@@ -91,6 +91,12 @@ function copyRows (tables: TableCopy[]): string {
   return table([['TABLE', 'ROWS', 'SHA-256'], ...tables.map((t) => [t.table, String(t.rows), t.sha256])])
 }
 
+/** The skipped tables in a line: a virtual table's shadow tables go without saying. */
+function notCopied (skipped: string[]): string {
+  const shown = skipped.filter((name) => !skipped.some((other) => name.startsWith(other + '_') && !name.startsWith('kysely')))
+  return shown.length < skipped.length ? `${shown.join(', ')} (and the search index's shadow tables)` : shown.join(', ')
+}
+
 /** A file name as one shell word, for a command line to copy. */
 function quoteForShell (word: string): string {
   return /^[\w./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`
@@ -365,7 +371,7 @@ export function buildCli (io: CliContext, secrets = new Set<string>()): Command 
       print(cmd, { ok: true, from, to: redactDatabaseUrl(to), tables: report.tables, skipped: report.skipped }, [
         `Copied ${from} to ${redactDatabaseUrl(to)}: ${report.tables.length} tables, ${rows} rows, every row count and checksum verified`,
         copyRows(report.tables),
-        `Not copied (SQLite only): ${report.skipped.join(', ')}`,
+        `Not copied (SQLite only): ${notCopied(report.skipped)}`,
         'Identity sequences continue after the largest id copied. Point the servers at it with TEMPCLOCK_DATABASE_URL.'
       ].join('\n'))
     })

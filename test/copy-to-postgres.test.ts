@@ -1,11 +1,12 @@
 import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { setImmediate } from 'node:timers/promises'
 import BetterSqlite3 from 'better-sqlite3'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { copySqliteToPostgres, CopyVerificationFailed, TableChecksum } from '../db/engine/copy-to-postgres.js'
-import { buildTestApp, call, runCli } from './helper.js'
+import { buildTestApp, call, createTestKey, runCli } from './helper.js'
 import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip } from './postgres.js'
 
 const skip = await postgresSkip()
@@ -118,6 +119,36 @@ t.test('the human summary lists every table', { skip }, async (t) => {
   t.match(copy.stdout, /\nTABLE\s+ROWS\s+SHA-256\n/)
   t.match(copy.stdout, /\nworkers\s+60\s+[0-9a-f]{64}\n/)
   t.match(copy.stdout, /\nNot copied \(SQLite only\): .*workers_search/)
+})
+
+t.test('a copy made while the server writes is a consistent snapshot', { skip }, async (t) => {
+  const { file } = await demoDatabase(t)
+  const app = await buildTestApp(t, { dbPath: file })
+  // a key without the demo key's 60 a minute
+  const { key } = await createTestKey(app, 1)
+  const demoEvents = sqliteCount(file, 'events')
+  let writing = true
+  let written = 0
+  const writer = (async () => {
+    while (writing) {
+      const res = await call(app, key, { method: 'POST', url: '/api/v1/workers.php', payload: { first_name: 'During', last_name: `Copy ${written}` } })
+      t.equal(res.statusCode, 201)
+      written++
+      // let the copy's own I/O run between the writes
+      await setImmediate()
+    }
+  })()
+  const url = await emptyPostgresDatabase(t)
+  const copy = await runCli(['--db', file, '--json', 'copy-to-postgres', '--to', url])
+  writing = false
+  await writer
+  t.equal(copy.code, 0, copy.stderr)
+  const rows = Object.fromEntries((JSON.parse(copy.stdout) as { tables: Array<{ table: string, rows: number }> }).tables.map((r) => [r.table, r.rows]))
+  t.ok(written > 0, 'the server wrote while the copy ran')
+  t.ok(rows.workers! >= 60 && rows.workers! <= 60 + written)
+  // each new worker commits with its worker_created event: a snapshot holds both or neither
+  t.equal(rows.events! - demoEvents, rows.workers! - 60)
+  t.equal(sqliteCount(file, 'workers'), 60 + written, 'the source is untouched by the copy')
 })
 
 t.test('a non-empty target is refused and left as it was', { skip }, async (t) => {

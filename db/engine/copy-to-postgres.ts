@@ -63,9 +63,9 @@ const MIGRATION_TABLES = /^kysely_migration/
 /**
  * Copies a SQLite database into an empty PostgreSQL database, keeping every id, and verifies it.
  *
- * 1. The SQLite file is copied to a temporary snapshot with SQLite's online backup (consistent,
- *    safe while the server writes), and the snapshot is migrated to the current schema, which the
- *    PostgreSQL schema mirrors.
+ * 1. The SQLite file is copied to a temporary snapshot with VACUUM INTO (consistent, and safe
+ *    while the server writes: WAL readers never block writers), and the snapshot is migrated to
+ *    the current schema, which the PostgreSQL schema mirrors.
  * 2. A target with any row in any table is refused before anything is written.
  * 3. The target is migrated; then one transaction copies every table in foreign-key order, reads
  *    every table back and compares row counts and checksums with the snapshot, moves each identity
@@ -80,7 +80,7 @@ export async function copySqliteToPostgres (options: CopyOptions): Promise<CopyR
   const dir = mkdtempSync(join(tmpdir(), 'tempclock-copy-'))
   try {
     const snapshot = join(dir, 'snapshot.db')
-    await snapshotSqlite(options.from, snapshot)
+    snapshotSqlite(options.from, snapshot)
     const sqlite = openSqlite({ file: snapshot, synchronous: 'OFF' })
     // a plain Kysely on the snapshot, not an engine: its reads run inside the PostgreSQL write, and
     // the statement wrapper is the SQLite engine's own (its row conversion: booleans as booleans)
@@ -108,7 +108,7 @@ export async function copySqliteToPostgres (options: CopyOptions): Promise<CopyR
   }
 }
 
-async function snapshotSqlite (file: string, into: string): Promise<void> {
+function snapshotSqlite (file: string, into: string): void {
   let db: BetterSqlite3.Database
   try {
     db = new BetterSqlite3(file, { readonly: true, fileMustExist: true })
@@ -118,7 +118,9 @@ async function snapshotSqlite (file: string, into: string): Promise<void> {
   try {
     const migrated = db.prepare('select 1 from sqlite_master where type = \'table\' and name = \'kysely_migration\'').get()
     if (migrated === undefined) throw new CopyRefused(`${file} is not a TempClock database (it has no migration records)`)
-    await db.backup(into)
+    // one statement, one read transaction: a consistent snapshot however busy the server is (an
+    // online backup restarts whenever another connection writes, and may never finish under load)
+    db.prepare('vacuum into ?').run(into)
   } finally {
     db.close()
   }
