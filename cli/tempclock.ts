@@ -5,6 +5,7 @@ import { sql } from 'kysely'
 import type { Engine } from '../db/engine/engine.js'
 import { openEngine } from '../db/engine/open.js'
 import type { SqliteEngine } from '../db/engine/sqlite/index.js'
+import { isUnavailable } from '../db/engine/postgres/errors.js'
 import { copySqliteToPostgres, CopyRefused, CopyVerificationFailed, type TableCopy } from '../db/engine/copy-to-postgres.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
@@ -97,6 +98,13 @@ function notCopied (skipped: string[]): string {
   return shown.length < skipped.length ? `${shown.join(', ')} (and the search index's shadow tables)` : shown.join(', ')
 }
 
+/** The connection's own error, not what it interrupted (a migration, a query). */
+function rootCause (err: unknown): Error {
+  let cause = err as Error
+  while (cause.cause instanceof Error) cause = cause.cause
+  return cause
+}
+
 /** A file name as one shell word, for a command line to copy. */
 function quoteForShell (word: string): string {
   return /^[\w./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`
@@ -172,7 +180,7 @@ export function buildCli (io: CliContext, secrets = new Set<string>()): Command 
       return await fn(engine)
     } catch (err) {
       if (where.engine === 'postgres' && !(err instanceof CliError) && engine.isUnavailable(err)) {
-        throw new CliError(`cannot reach PostgreSQL at ${redactDatabaseUrl(where.url)}: ${(err as Error).message}`)
+        throw new CliError(`cannot reach PostgreSQL at ${redactDatabaseUrl(where.url)}: ${rootCause(err).message}`)
       }
       throw err
     } finally {
@@ -365,6 +373,7 @@ export function buildCli (io: CliContext, secrets = new Set<string>()): Command 
       const to = postgresUrl(opts.to, '--to')
       const report = await copySqliteToPostgres({ from, to }).catch((err: Error) => {
         if (err instanceof CopyRefused || err instanceof CopyVerificationFailed) throw new CliError(err.message)
+        if (isUnavailable(err)) throw new CliError(`cannot reach PostgreSQL at ${redactDatabaseUrl(to)}: ${rootCause(err).message}`)
         throw new CliError(`copy failed, nothing was committed: ${err.message}`)
       })
       const rows = report.tables.reduce((n, t) => n + t.rows, 0)
