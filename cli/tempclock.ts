@@ -84,10 +84,6 @@ function keyRows (keys: ApiKeyRecord[]): string {
   ])
 }
 
-/**
- * The program; `secrets` collects the passwords of the database URLs it is given, which runCli
- * keeps out of error messages.
- */
 function copyRows (tables: TableCopy[]): string {
   return table([['TABLE', 'ROWS', 'SHA-256'], ...tables.map((t) => [t.table, String(t.rows), t.sha256])])
 }
@@ -129,6 +125,10 @@ async function migrationNames (engine: Engine): Promise<string[]> {
   }
 }
 
+/**
+ * The program; `secrets` collects the passwords of the database URLs it is given, which runCli
+ * keeps out of error messages.
+ */
 export function buildCli (io: CliContext, secrets = new Set<string>()): Command {
   // exitOverride before the subcommands are added, so they inherit it: a parse error in a
   // subcommand then throws to runCli instead of calling process.exit itself
