@@ -1,6 +1,7 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { passwordsOf, redactDatabaseUrl, withoutPassword } from '../cli/database-url.js'
 import { postgresMigrations } from '../db/migrations/postgres/index.js'
 import { bearer, buildTestApp, runCli, spawnCli, type CliResult } from './helper.js'
 import { emptyPostgresDatabase, postgresSkip } from './postgres.js'
@@ -130,4 +131,16 @@ t.test('the tempclock binary on PostgreSQL runs and exits', { skip }, async (t) 
   const backup = await spawnCli(['backup', 'x.db'], env)
   t.equal(backup.code, 1)
   t.match(backup.stderr, /pg_dump/)
+})
+
+t.test('a database URL shown in a message or a command line keeps no password', async (t) => {
+  t.equal(redactDatabaseUrl('postgres://app:p%40ss@db:5432/tempclock'), 'postgres://app:***@db:5432/tempclock')
+  t.equal(redactDatabaseUrl('postgresql://app@/tempclock?host=/run/postgresql&password=pw'), 'postgresql://app@/tempclock?host=/run/postgresql&password=***')
+  t.equal(redactDatabaseUrl('postgres://db/tempclock'), 'postgres://db/tempclock')
+  t.equal(withoutPassword('postgres://app:pw@db:5432/tempclock'), 'postgres://app@db:5432/tempclock')
+  t.equal(withoutPassword('postgres://app@/tempclock?password=pw&host=/s'), 'postgres://app@/tempclock?host=/s')
+  t.equal(withoutPassword('postgres://app@/tempclock?host=/s&password=pw'), 'postgres://app@/tempclock?host=/s')
+  t.equal(withoutPassword('postgres://app@db/tempclock?password=pw'), 'postgres://app@db/tempclock')
+  t.same(passwordsOf('postgres://app:p%40ss@db/x?password=q').sort(), ['p%40ss', 'p@ss', 'q'])
+  t.same(passwordsOf('postgres://app@db/x'), [])
 })
