@@ -1,7 +1,12 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
-import { openSqliteEngine, type SqliteEngine } from '../db/engine/sqlite/index.js'
+import { sql } from 'kysely'
+import type { Engine } from '../db/engine/engine.js'
+import { openEngine } from '../db/engine/open.js'
+import type { SqliteEngine } from '../db/engine/sqlite/index.js'
+import { isUnavailable } from '../db/engine/postgres/errors.js'
+import { copySqliteToPostgres, CopyRefused, CopyVerificationFailed, type TableCopy } from '../db/engine/copy-to-postgres.js'
 import { createAccount, listAccounts, setApiEnabled, type AccountRecord } from '../db/accounts.js'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from '../db/api-keys.js'
 import { createPortalUser, disablePortalUser, listPortalUsers, type PortalUserRecord } from '../db/portal-users.js'
@@ -9,6 +14,7 @@ import { generatePassword } from '../domain/passwords.js'
 import { createDemoAccount } from '../db/demo.js'
 import { parseScopeList } from '../domain/scopes.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
+import { checkDatabaseUrl, passwordsOf, redactDatabaseUrl, withoutPassword } from './database-url.js'
 
 /** A failure the operator caused: printed as one line, exit code 1. */
 export class CliError extends Error {}
@@ -17,7 +23,7 @@ export class CliError extends Error {}
 export interface CliContext {
   stdout: { write: (text: string) => unknown }
   stderr: { write: (text: string) => unknown }
-  /** TEMPCLOCK_DB, HOST and PORT are read from here */
+  /** TEMPCLOCK_DB, TEMPCLOCK_DATABASE_URL, HOST and PORT are read from here */
   env: NodeJS.ProcessEnv
   /** read to its end by --password-stdin */
   stdin: AsyncIterable<Buffer | string>
@@ -29,7 +35,12 @@ async function readAll (input: AsyncIterable<Buffer | string>): Promise<string> 
   return Buffer.concat(chunks).toString('utf8')
 }
 
-interface GlobalOptions { json?: boolean, db?: string }
+interface GlobalOptions { json?: boolean, db?: string, databaseUrl?: string }
+
+/** Where a command works: a SQLite file or a PostgreSQL database, and how it was chosen. */
+type Target =
+  | { engine: 'sqlite', file: string }
+  | { engine: 'postgres', url: string, fromEnv: boolean }
 
 function positiveInt (value: string): number {
   if (!/^[1-9]\d{0,15}$/.test(value)) throw new InvalidArgumentError('must be a positive whole number')
@@ -73,14 +84,60 @@ function keyRows (keys: ApiKeyRecord[]): string {
   ])
 }
 
-export function buildCli (io: CliContext): Command {
+function copyRows (tables: TableCopy[]): string {
+  return table([['TABLE', 'ROWS', 'SHA-256'], ...tables.map((t) => [t.table, String(t.rows), t.sha256])])
+}
+
+/** The skipped tables in a line: a virtual table's shadow tables go without saying. */
+function notCopied (skipped: string[]): string {
+  const shown = skipped.filter((name) => !skipped.some((other) => name.startsWith(other + '_') && !name.startsWith('kysely')))
+  return shown.length < skipped.length ? `${shown.join(', ')} (and the search index's shadow tables)` : shown.join(', ')
+}
+
+/** The connection's own error, not what it interrupted (a migration, a query). */
+function rootCause (err: unknown): Error {
+  let cause = err as Error
+  while (cause.cause instanceof Error) cause = cause.cause
+  return cause
+}
+
+/** A file name as one shell word, for a command line to copy. */
+function quoteForShell (word: string): string {
+  return /^[\w./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`
+}
+
+/** Like engine.migrate(), and says which migrations it applied (by their records, on PostgreSQL). */
+async function migrateReport (engine: Engine): Promise<string[]> {
+  if (engine.dialect === 'sqlite') return await (engine as SqliteEngine).migrateReport()
+  const before = new Set(await migrationNames(engine))
+  await engine.migrate()
+  return (await migrationNames(engine)).filter((name) => !before.has(name))
+}
+
+async function migrationNames (engine: Engine): Promise<string[]> {
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(engine.db)
+    return rows.map((r) => r.name)
+  } catch (err) {
+    // undefined_table: a database never migrated
+    if ((err as { code?: unknown }).code === '42P01') return []
+    throw err
+  }
+}
+
+/**
+ * The program; `secrets` collects the passwords of the database URLs it is given, which runCli
+ * keeps out of error messages.
+ */
+export function buildCli (io: CliContext, secrets = new Set<string>()): Command {
   // exitOverride before the subcommands are added, so they inherit it: a parse error in a
   // subcommand then throws to runCli instead of calling process.exit itself
   const program = new Command('tempclock')
     .exitOverride()
     .description('TempClock operator CLI: accounts, API keys and the database, also while the server runs')
     .option('--json', 'machine-readable JSON output')
-    .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db)')
+    .option('--db <file>', 'SQLite file (default: $TEMPCLOCK_DB or ./data/tempclock.db, unless $TEMPCLOCK_DATABASE_URL is set)')
+    .option('--database-url <url>', 'PostgreSQL instead of SQLite: postgres://user:password@host:5432/dbname (default: $TEMPCLOCK_DATABASE_URL)')
     // commander's own parse errors become the same single line as ours (scripts read one line)
     .configureOutput({
       writeOut: (text) => { io.stdout.write(text) },
@@ -89,17 +146,54 @@ export function buildCli (io: CliContext): Command {
     })
 
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>()
-  const dbFile = (cmd: Command): string => globals(cmd).db ?? io.env.TEMPCLOCK_DB ?? './data/tempclock.db'
+  const sqliteFile = (cmd: Command): string => globals(cmd).db ?? io.env.TEMPCLOCK_DB ?? './data/tempclock.db'
 
-  /** Opens the same database the server uses (migrating it if needed), runs `fn`, closes it. */
-  async function withDb<T> (cmd: Command, fn: (engine: SqliteEngine) => Promise<T>): Promise<T> {
-    const engine = openSqliteEngine({ file: dbFile(cmd) })
+  /** A PostgreSQL URL checked by its scheme; its password is kept out of every message. */
+  const postgresUrl = (url: string, name: string): string => {
+    checkDatabaseUrl(url, name)
+    for (const password of passwordsOf(url)) secrets.add(password)
+    return url
+  }
+
+  /**
+   * The database, as the server chooses it (an option beats the environment): --database-url,
+   * else --db, else $TEMPCLOCK_DATABASE_URL, else $TEMPCLOCK_DB, else ./data/tempclock.db.
+   */
+  function target (cmd: Command): Target {
+    const { db, databaseUrl } = globals(cmd)
+    if (db !== undefined && databaseUrl !== undefined) throw new CliError('give --db (SQLite) or --database-url (PostgreSQL), not both')
+    if (databaseUrl !== undefined) return { engine: 'postgres', url: postgresUrl(databaseUrl, '--database-url'), fromEnv: false }
+    if (db === undefined && io.env.TEMPCLOCK_DATABASE_URL !== undefined && io.env.TEMPCLOCK_DATABASE_URL !== '') {
+      return { engine: 'postgres', url: postgresUrl(io.env.TEMPCLOCK_DATABASE_URL, 'TEMPCLOCK_DATABASE_URL'), fromEnv: true }
+    }
+    return { engine: 'sqlite', file: sqliteFile(cmd) }
+  }
+
+  /** Opens the database, runs `fn`, closes it; an unreachable PostgreSQL is one clear line. */
+  async function withEngine<T> (cmd: Command, fn: (engine: Engine) => Promise<T>): Promise<T> {
+    const where = target(cmd)
+    // a command uses one connection at a time
+    const engine = where.engine === 'postgres'
+      ? openEngine({ dbPath: '', databaseUrl: where.url, databasePoolSize: 2 })
+      : openEngine({ dbPath: where.file })
     try {
-      await engine.migrate()
       return await fn(engine)
+    } catch (err) {
+      if (where.engine === 'postgres' && !(err instanceof CliError) && engine.isUnavailable(err)) {
+        throw new CliError(`cannot reach PostgreSQL at ${redactDatabaseUrl(where.url)}: ${rootCause(err).message}`)
+      }
+      throw err
     } finally {
       await engine.close()
     }
+  }
+
+  /** Opens the same database the server uses (migrating it if needed), runs `fn`, closes it. */
+  async function withDb<T> (cmd: Command, fn: (engine: Engine) => Promise<T>): Promise<T> {
+    return await withEngine(cmd, async (engine) => {
+      await engine.migrate()
+      return await fn(engine)
+    })
   }
 
   const print = (cmd: Command, json: unknown, human: string): void => {
@@ -246,26 +340,49 @@ export function buildCli (io: CliContext): Command {
   program.command('migrate')
     .description('create or bring the database schema up to date')
     .action(async (_opts: unknown, cmd: Command) => {
-      const engine = openSqliteEngine({ file: dbFile(cmd) })
-      try {
-        const applied = await engine.migrateReport()
-        print(cmd, { ok: true, applied }, applied.length === 0 ? 'Database is up to date.' : `Applied: ${applied.join(', ')}`)
-      } finally {
-        await engine.close()
-      }
+      const applied = await withEngine(cmd, migrateReport)
+      print(cmd, { ok: true, applied }, applied.length === 0 ? 'Database is up to date.' : `Applied: ${applied.join(', ')}`)
     })
 
   program.command('backup')
-    .description('copy the database to FILE (SQLite online backup: safe while the server runs)')
+    .description('copy the SQLite database to FILE (online backup: safe while the server runs); on PostgreSQL, use pg_dump')
     .argument('<file>', 'destination file')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
-      const target = resolve(file)
-      mkdirSync(dirname(target), { recursive: true })
-      const pages = await withDb(cmd, async ({ sqlite }) => {
-        const result = await sqlite.backup(target)
+      const where = target(cmd)
+      if (where.engine === 'postgres') {
+        // pg_dump takes the same URL; the password stays where it is (the variable, PGPASSWORD or ~/.pgpass)
+        const dbname = where.fromEnv ? '"$TEMPCLOCK_DATABASE_URL"' : quoteForShell(withoutPassword(where.url))
+        throw new CliError('backup copies a SQLite file and this database is PostgreSQL: back it up with PostgreSQL\'s pg_dump, ' +
+          `e.g. pg_dump --format=custom --file=${quoteForShell(file)} --dbname=${dbname} (restore with pg_restore)`)
+      }
+      const destination = resolve(file)
+      mkdirSync(dirname(destination), { recursive: true })
+      const pages = await withDb(cmd, async (engine) => {
+        const result = await (engine as SqliteEngine).sqlite.backup(destination)
         return result.totalPages
       }).catch((err: Error) => { throw err instanceof CliError ? err : new CliError(`backup failed: ${err.message}`) })
-      print(cmd, { ok: true, file: target, pages }, `Backed up ${pages} pages to ${target}`)
+      print(cmd, { ok: true, file: destination, pages }, `Backed up ${pages} pages to ${destination}`)
+    })
+
+  program.command('copy-to-postgres')
+    .description('copy the SQLite database (--db) into an EMPTY PostgreSQL database, ids and all, and verify every table (safe while the server runs)')
+    .requiredOption('--to <url>', 'the empty PostgreSQL database: postgres://user:password@host:5432/dbname')
+    .action(async (opts: { to: string }, cmd: Command) => {
+      if (globals(cmd).databaseUrl !== undefined) throw new CliError('copy-to-postgres reads the SQLite file given by --db (or $TEMPCLOCK_DB) and writes to --to; --database-url does not apply')
+      const from = resolve(sqliteFile(cmd))
+      const to = postgresUrl(opts.to, '--to')
+      const report = await copySqliteToPostgres({ from, to }).catch((err: Error) => {
+        if (err instanceof CopyRefused || err instanceof CopyVerificationFailed) throw new CliError(err.message)
+        if (isUnavailable(err)) throw new CliError(`cannot reach PostgreSQL at ${redactDatabaseUrl(to)}: ${rootCause(err).message}`)
+        throw new CliError(`copy failed, nothing was committed: ${err.message}`)
+      })
+      const rows = report.tables.reduce((n, t) => n + t.rows, 0)
+      print(cmd, { ok: true, from, to: redactDatabaseUrl(to), tables: report.tables, skipped: report.skipped }, [
+        `Copied ${from} to ${redactDatabaseUrl(to)}: ${report.tables.length} tables, ${rows} rows, every row count and checksum verified`,
+        copyRows(report.tables),
+        `Not copied (SQLite only): ${notCopied(report.skipped)}`,
+        'Identity sequences continue after the largest id copied. Point the servers at it with TEMPCLOCK_DATABASE_URL.'
+      ].join('\n'))
     })
 
   return program
@@ -276,7 +393,8 @@ export function buildCli (io: CliContext): Command {
  * the tests run it in their own process; bin/tempclock.ts gives it the real streams.
  */
 export async function runCli (argv: string[], io: CliContext): Promise<number> {
-  const program = buildCli(io)
+  const secrets = new Set<string>()
+  const program = buildCli(io, secrets)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return 0
@@ -286,7 +404,10 @@ export async function runCli (argv: string[], io: CliContext): Promise<number> {
       // commander has already printed its message (or help/version, exit 0)
       return e.exitCode ?? 1
     }
-    io.stderr.write(`tempclock: error: ${e.message}\n`)
+    // a library's message might quote the URL: the password never reaches the terminal or a log
+    let message = e.message
+    for (const secret of secrets) message = message.split(secret).join('***')
+    io.stderr.write(`tempclock: error: ${message}\n`)
     return 1
   }
 }

@@ -102,6 +102,22 @@ async function retryWhileInUse (fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
+/**
+ * WITH (FORCE) may not end an autovacuum worker (it runs as the bootstrap superuser), which starts
+ * on a database after many rows were written or rolled back: it finishes within moments.
+ */
+async function retryWhileVacuumed (fn: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fn()
+      return
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501' || attempt >= 200) throw err
+      await sleep(50)
+    }
+  }
+}
+
 function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -169,7 +185,7 @@ async function createDatabase (t: TapLike, create: (name: string) => Promise<voi
   const name = uniqueName()
   await create(name)
   t.teardown(async () => {
-    await withAdmin(async (admin) => await admin.query(`drop database if exists ${name} with (force)`))
+    await withAdmin(async (admin) => { await retryWhileVacuumed(async () => await admin.query(`drop database if exists ${name} with (force)`)) })
   })
   return postgresDatabaseUrl(name)
 }
