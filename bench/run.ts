@@ -11,13 +11,14 @@ import { webhookFairnessScenario } from './scenarios/webhook-fairness.js'
 import { clockScenario } from './scenarios/clock.js'
 import { clockSurveyScenario } from './scenarios/clock-survey.js'
 import { timesheetsScenario } from './scenarios/timesheets.js'
+import { postgresReadScenario } from './scenarios/postgres-read.js'
 import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario } from './lib.js'
 
 // `npm run bench [scenario …]`: runs each scenario (all by default) against the compiled server
 // in separate processes and prints the figures; a run of the whole suite also writes
 // BENCHMARKS.md (BENCH_OUT=file to write elsewhere, BENCH_OUT= to skip). BENCH_QUICK=1 scales
 // everything down.
-const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario]
+const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario, postgresReadScenario]
 
 /** The targets the suite exists to check, and the scenario that measures each. */
 const TARGETS: Array<{ target: string, scenario: string }> = [
@@ -28,7 +29,8 @@ const TARGETS: Array<{ target: string, scenario: string }> = [
   { target: 'timesheet query at 1,000,000 entries', scenario: 'timesheets' },
   { target: 'peak RSS under load < 150 MB', scenario: 'rss' },
   { target: 'ready < 1 s after start', scenario: 'startup' },
-  { target: "another account's webhook latency < 1 s while one account's endpoints hang", scenario: 'webhook-fairness' }
+  { target: "another account's webhook latency < 1 s while one account's endpoints hang", scenario: 'webhook-fairness' },
+  { target: 'authenticated read on PostgreSQL ≥ 0.8× a hand-written Fastify + pg route', scenario: 'pg-read' }
 ]
 
 function num (value: number, unit?: string): string {
