@@ -8,17 +8,18 @@ import { overloadScenario } from './scenarios/overload.js'
 import { pagingScenario } from './scenarios/paging.js'
 import { webhooksScenario } from './scenarios/webhooks.js'
 import { webhookFairnessScenario } from './scenarios/webhook-fairness.js'
-import { clockScenario } from './scenarios/clock.js'
+import { clockScenario, postgresClockScenario } from './scenarios/clock.js'
 import { clockSurveyScenario } from './scenarios/clock-survey.js'
 import { timesheetsScenario } from './scenarios/timesheets.js'
 import { postgresReadScenario } from './scenarios/postgres-read.js'
+import { postgresProcessesScenario } from './scenarios/postgres-processes.js'
 import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario } from './lib.js'
 
 // `npm run bench [scenario …]`: runs each scenario (all by default) against the compiled server
 // in separate processes and prints the figures; a run of the whole suite also writes
 // BENCHMARKS.md (BENCH_OUT=file to write elsewhere, BENCH_OUT= to skip). BENCH_QUICK=1 scales
 // everything down.
-const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario, postgresReadScenario]
+const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario, postgresReadScenario, postgresClockScenario, postgresProcessesScenario]
 
 /** The targets the suite exists to check, and the scenario that measures each. */
 const TARGETS: Array<{ target: string, scenario: string }> = [
@@ -30,7 +31,9 @@ const TARGETS: Array<{ target: string, scenario: string }> = [
   { target: 'peak RSS under load < 150 MB', scenario: 'rss' },
   { target: 'ready < 1 s after start', scenario: 'startup' },
   { target: "another account's webhook latency < 1 s while one account's endpoints hang", scenario: 'webhook-fairness' },
-  { target: 'authenticated read on PostgreSQL ≥ 0.8× a hand-written Fastify + pg route', scenario: 'pg-read' }
+  { target: 'authenticated read on PostgreSQL ≥ 0.8× a hand-written Fastify + pg route', scenario: 'pg-read' },
+  { target: '≥ 2,500 durable clock events/s on PostgreSQL (synchronous_commit=on)', scenario: 'pg-clock' },
+  { target: 'two server processes against one on PostgreSQL (what 2 shared cores allow)', scenario: 'pg-processes' }
 ]
 
 function num (value: number, unit?: string): string {
