@@ -80,10 +80,12 @@ export const postgresReadScenario: Scenario = {
       const handUrl = `${hand.url}/api/v1/workers.php?id=${workerId}`
       const sqliteUrl = `${sqlite.url}/api/v1/workers.php?id=${sqliteSeed.workerId}`
       const sqliteHeaders = { authorization: `Bearer ${sqliteSeed.key}` }
-      // warm up (JIT, the pools' connections, the SQLite caches)
-      await load({ url: apiUrl, headers, durationS: 1 })
-      await load({ url: handUrl, headers, durationS: 1 })
-      await load({ url: sqliteUrl, headers: sqliteHeaders, durationS: 1 })
+      // warm up (JIT, the pools' connections, the SQLite caches): at PostgreSQL's rates one second
+      // is too few requests for V8 to have optimised the request path
+      const warmS = ctx.quick ? 1 : 3
+      await load({ url: apiUrl, headers, durationS: warmS })
+      await load({ url: handUrl, headers, durationS: warmS })
+      await load({ url: sqliteUrl, headers: sqliteHeaders, durationS: warmS })
       const a: MeasuredLoad[] = []
       const h: MeasuredLoad[] = []
       const s: MeasuredLoad[] = []
@@ -97,11 +99,19 @@ export const postgresReadScenario: Scenario = {
       const rps = (ms: MeasuredLoad[]): number[] => ms.map((m) => m.requestsPerSecond)
       const cpu = (ms: MeasuredLoad[]): number[] => ms.map((m) => m.serverCpuPerRequest)
       const backend = (ms: MeasuredLoad[]): number[] => ms.map((m) => m.backendCpuPerRequest)
-      const ratio = median(rps(a)) / median(rps(h))
+      // each round's API and hand-written runs are back to back: their ratio, round by round,
+      // cancels most of what else the machine was doing at the time
+      const ratios = a.map((m, i) => m.requestsPerSecond / h[i]!.requestsPerSecond)
+      const ratio = median(ratios)
+      // on a machine where the server, PostgreSQL and the load generator share the cores, the
+      // CPU one read costs (server and backends) decides the capacity, whatever the load around
+      const total = (m: MeasuredLoad): number => m.serverCpuPerRequest + m.backendCpuPerRequest
+      const cpuRatios = a.map((m, i) => total(h[i]!) / total(m))
       const figures: Figure[] = [
         { scenario: 'pg-read', name: 'authenticated read req/s (PostgreSQL)', value: median(rps(a)), unit: 'req/s', samples: rps(a), baseline: { name: 'hand-written Fastify + pg req/s', value: median(rps(h)) } },
         { scenario: 'pg-read', name: 'authenticated read p99 (PostgreSQL)', value: median(a.map((m) => m.p99Ms)), unit: 'ms', samples: a.map((m) => m.p99Ms), baseline: { name: 'hand-written p99', value: median(h.map((m) => m.p99Ms)) } },
-        { scenario: 'pg-read', name: 'authenticated read / hand-written (PostgreSQL)', value: ratio, unit: 'ratio', target: '≥ 0.8', ok: ratio >= 0.8 },
+        { scenario: 'pg-read', name: 'authenticated read / hand-written (PostgreSQL)', value: ratio, unit: 'ratio', samples: ratios, target: '≥ 0.8', ok: ratio >= 0.8 },
+        { scenario: 'pg-read', name: 'CPU per read, hand-written / API (server + backends)', value: median(cpuRatios), unit: 'ratio', samples: cpuRatios },
         { scenario: 'pg-read', name: 'server CPU per read (PostgreSQL)', value: median(cpu(a)), unit: 'µs', samples: cpu(a), baseline: { name: 'hand-written', value: median(cpu(h)) } },
         { scenario: 'pg-read', name: 'PostgreSQL backends CPU per read (API)', value: median(backend(a)), unit: 'µs', samples: backend(a), baseline: { name: 'hand-written', value: median(backend(h)) } },
         { scenario: 'pg-read', name: 'authenticated read req/s (SQLite)', value: median(rps(s)), unit: 'req/s', samples: rps(s) },
