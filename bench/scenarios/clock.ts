@@ -1,3 +1,4 @@
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import BetterSqlite3 from 'better-sqlite3'
@@ -7,7 +8,7 @@ import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { DIST, median, startServerProcess, type BenchContext, type Figure, type Scenario } from '../lib.js'
-import { createBenchDatabase, postgresUnreachable } from '../postgres.js'
+import { backendCpuMicros, backendCpuSpent, createBenchDatabase, postgresUnreachable, processCpuMicros } from '../postgres.js'
 
 /** Single-row autocommit inserts with WAL + synchronous=FULL: what the disk allows one commit at a time. */
 export function rawCommitsPerSecond (file: string, ms: number): number {
@@ -43,6 +44,8 @@ async function rawPostgresCommitsPerSecond (url: string, ms: number): Promise<nu
 interface ClockDatabase {
   open: () => Engine
   serverEnv: Record<string, string>
+  /** the PostgreSQL database, whose backends' CPU counts too */
+  databaseUrl?: string
   /** single-row commits/s straight to the database: the ceiling for one commit at a time */
   diskRate: () => Promise<number>
   diskRateName: string
@@ -82,6 +85,7 @@ async function postgresClockDatabase (ctx: BenchContext, name: string): Promise<
   return {
     open: () => database.open(),
     serverEnv: { TEMPCLOCK_DATABASE_URL: database.url, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
+    databaseUrl: database.url,
     diskRate: async () => await rawPostgresCommitsPerSecond(database.url, 2000),
     diskRateName: 'PostgreSQL: single-row commits/s, one connection',
     remove: async () => { await database.drop() }
@@ -154,9 +158,14 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
   const rates: number[] = []
   const p99s: number[] = []
+  // CPU µs per answered request: the server process, PostgreSQL's backends, the load generator
+  const perEvent = { server: [] as number[], backends: [] as number[], client: [] as number[] }
   try {
     for (let r = 0; r <= rounds; r++) {
       const warmup = r === 0
+      const serverCpu = processCpuMicros(server.child.pid!)
+      const clientCpu = process.cpuUsage()
+      const backends = database.databaseUrl === undefined ? undefined : await backendCpuMicros(database.databaseUrl)
       const result = await autocannon({
         url: `${server.url}/api/v1/clock.php`,
         connections,
@@ -178,19 +187,37 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
         }]
       } as autocannon.Options)
       if (warmup) continue
+      const client = process.cpuUsage(clientCpu)
+      const cpu = {
+        server: processCpuMicros(server.child.pid!) - serverCpu,
+        backends: backends === undefined ? 0 : backendCpuSpent(backends, await backendCpuMicros(database.databaseUrl!)),
+        client: client.user + client.system
+      }
       const acknowledged = (result.requests.total - result.non2xx) / durationS
       rates.push(acknowledged)
+      const answered = result.requests.total
+      perEvent.server.push(cpu.server / answered)
+      perEvent.backends.push(cpu.backends / answered)
+      perEvent.client.push(cpu.client / answered)
       p99s.push(result.latency.p99)
-      ctx.log(`  round ${r}: ${acknowledged.toFixed(0)} acknowledged clock events/s (non-2xx ${result.non2xx}, errors ${result.errors}, p99 ${result.latency.p99} ms)`)
+      ctx.log(`  round ${r}: ${acknowledged.toFixed(0)} acknowledged clock events/s (non-2xx ${result.non2xx}, errors ${result.errors}, p99 ${result.latency.p99} ms; ` +
+        `CPU µs per request: server ${perEvent.server.at(-1)!.toFixed(0)}, backends ${perEvent.backends.at(-1)!.toFixed(0)}, load generator ${perEvent.client.at(-1)!.toFixed(0)})`)
       if (result.errors > 0) throw new Error(`${variant.name} benchmark got ${result.errors} errors`)
     }
   } finally {
     await server.stop()
   }
   const rate = median(rates)
+  const capacities = perEvent.server.map((server, i) => cpus().length * 1_000_000 / (server + perEvent.backends[i]! + perEvent.client[i]!))
+  const capacity = median(capacities)
   return [
     { scenario: variant.name, name: variant.rateName, value: rate, unit: 'ev/s', samples: rates, target: '≥ 2500', ok: rate >= 2500, baseline: { name: database.diskRateName, value: diskRate } },
-    { scenario: variant.name, name: variant.p99Name, value: median(p99s), unit: 'ms', samples: p99s }
+    { scenario: variant.name, name: variant.p99Name, value: median(p99s), unit: 'ms', samples: p99s },
+    { scenario: variant.name, name: 'server CPU per clock event', value: median(perEvent.server), unit: 'µs', samples: perEvent.server },
+    ...(database.databaseUrl === undefined ? [] : [{ scenario: variant.name, name: 'PostgreSQL backends CPU per clock event', value: median(perEvent.backends), unit: 'µs', samples: perEvent.backends }]),
+    // what the machine's cores would allow if the load generator, server and database had them to
+    // themselves: the measured CPU per event, all three together, against every core
+    { scenario: variant.name, name: 'clock events/s the CPU allows (all cores, nothing else running)', value: capacity, unit: 'ev/s', samples: capacities }
   ]
 }
 

@@ -29,16 +29,20 @@ export interface MeasuredLoad extends LoadResult {
   serverCpuPerRequest: number
   /** PostgreSQL backends' CPU µs per answered request (0 on SQLite) */
   backendCpuPerRequest: number
+  /** the load generator's (this process's) CPU µs per answered request */
+  clientCpuPerRequest: number
 }
 
 export async function measuredLoad (server: ServerProcess, options: Parameters<typeof load>[0], databaseUrl?: string): Promise<MeasuredLoad> {
   const backendsBefore = databaseUrl === undefined ? undefined : await backendCpuMicros(databaseUrl)
   const cpuBefore = processCpuMicros(server.child.pid!)
+  const clientBefore = process.cpuUsage()
   const result = await load(options)
+  const client = process.cpuUsage(clientBefore)
   const cpu = processCpuMicros(server.child.pid!) - cpuBefore
   const backends = backendsBefore === undefined ? 0 : backendCpuSpent(backendsBefore, await backendCpuMicros(databaseUrl!))
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${options.url}: ${result.non2xx} non-2xx and ${result.errors} errors`)
-  return { ...result, serverCpuPerRequest: cpu / result.total, backendCpuPerRequest: backends / result.total }
+  return { ...result, serverCpuPerRequest: cpu / result.total, backendCpuPerRequest: backends / result.total, clientCpuPerRequest: (client.user + client.system) / result.total }
 }
 
 /**
@@ -93,7 +97,7 @@ export const postgresReadScenario: Scenario = {
         a.push(await measuredLoad(api, { url: apiUrl, headers, durationS }, database.url))
         h.push(await measuredLoad(hand, { url: handUrl, headers, durationS }, database.url))
         s.push(await measuredLoad(sqlite, { url: sqliteUrl, headers: sqliteHeaders, durationS }))
-        const line = (m: MeasuredLoad): string => `${m.requestsPerSecond.toFixed(0)} req/s (p99 ${m.p99Ms} ms, server ${m.serverCpuPerRequest.toFixed(0)} µs/req${m.backendCpuPerRequest > 0 ? `, backends ${m.backendCpuPerRequest.toFixed(0)} µs/req` : ''})`
+        const line = (m: MeasuredLoad): string => `${m.requestsPerSecond.toFixed(0)} req/s (p99 ${m.p99Ms} ms, CPU µs/req: server ${m.serverCpuPerRequest.toFixed(0)}${m.backendCpuPerRequest > 0 ? `, backends ${m.backendCpuPerRequest.toFixed(0)}` : ''}, load generator ${m.clientCpuPerRequest.toFixed(0)})`
         ctx.log(`  round ${r + 1}: api on PostgreSQL ${line(a.at(-1)!)}; hand-written ${line(h.at(-1)!)}; api on SQLite ${line(s.at(-1)!)}`)
       }
       const rps = (ms: MeasuredLoad[]): number[] => ms.map((m) => m.requestsPerSecond)
