@@ -124,6 +124,12 @@ function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: 
     '- `webhook-fairness`: account A\'s 16 subscriptions point at a TCP server that accepts and never answers',
     '  (32 deliveries pending, default 10 s attempt timeout) while account B\'s pings are timed from the API',
     '  call to its receiver; the figure is the slowest of them.',
+    '- `pg-read`, `pg-clock` and `pg-processes` run on PostgreSQL (a database of their own on the server at',
+    '  TEMPCLOCK_BENCH_DATABASE_URL, by default the local cluster; skipped when none answers). `pg-read`\'s ratio is',
+    '  the median of back-to-back rounds\' ratios against the same two queries written by hand with Fastify + `pg`',
+    '  (bench/hand-written-pg-server.ts). CPU per request is read from /proc: the server process, the PostgreSQL',
+    '  backends of the bench database, and the load generator; "events/s the CPU allows" divides all cores\' time by',
+    '  their sum. `pg-processes` sends the same total load to one process or split over two, on the same 2 cores.',
     '- Run one scenario with `npm run bench -- <name>` (scenarios: ' + SCENARIOS.map((s) => `\`${s.name}\``).join(', ') + ').',
     ''
   ].join('\n')
