@@ -74,7 +74,8 @@ function markdown (figures: Figure[], ran: Scenario[], quick: boolean, started: 
     const judged = figures.filter((f) => f.scenario === scenario && f.ok !== undefined)
     const status = !ran.some((s) => s.name === scenario)
       ? 'not measured: no such scenario in this build'
-      : judged.length === 0 ? 'measured, no pass/fail figure' : judged.every((f) => f.ok === true) ? 'met' : 'NOT met'
+      : !figures.some((f) => f.scenario === scenario) ? 'not measured: skipped in this run (see its output; PostgreSQL unreachable?)'
+        : judged.length === 0 ? 'measured, no pass/fail figure' : judged.every((f) => f.ok === true) ? 'met' : 'NOT met'
     return `| ${target} | \`${scenario}\` | ${status} |`
   })
   return [
