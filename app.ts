@@ -39,6 +39,10 @@ export function serverOptions (config: AppConfig): FastifyHttpOptions<Server> {
         },
     genReqId: generateRequestId,
     bodyLimit: config.bodyLimit,
+    // Start-up may wait for migrations another process is applying (PostgreSQL holds them under
+    // an advisory lock), and a loaded machine compiles the schemas slowly: Fastify's default of
+    // 10 s per plugin would end such a start with "Plugin did not start in time".
+    pluginTimeout: 120_000,
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
     // Slow clients are cut off rather than holding sockets: an idle socket after 30 s, a request

@@ -19,6 +19,7 @@ t.test('loadConfig: defaults', async (t) => {
     host: '127.0.0.1',
     port: 3000,
     dbPath: './data/tempclock.db',
+    databasePoolSize: 10,
     logLevel: 'info',
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
@@ -110,7 +111,10 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_REDIS_URL: 'localhost:6379' }, 'TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme "localhost:" and no host)'],
     [{ TEMPCLOCK_REDIS_URL: 'redis:///0' }, 'TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme "redis:" and no host)'],
     [{ TEMPCLOCK_REDIS_URL: 'http://cache:6379' }, 'TEMPCLOCK_REDIS_URL must be a redis:// or rediss:// URL with a host (got scheme "http:")'],
-    [{ TEMPCLOCK_REDIS_URL: 'redis://:secret@' }, 'TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)']
+    [{ TEMPCLOCK_REDIS_URL: 'redis://:secret@' }, 'TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)'],
+    [{ TEMPCLOCK_DATABASE_URL: 'mysql://u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme "mysql:"); leave it unset for the SQLite file in TEMPCLOCK_DB'],
+    [{ TEMPCLOCK_DATABASE_URL: 'u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got something that is not a URL); leave it unset for the SQLite file in TEMPCLOCK_DB'],
+    [{ TEMPCLOCK_DATABASE_POOL_SIZE: '0' }, 'TEMPCLOCK_DATABASE_POOL_SIZE must be a whole number from 1 to 1000 (got "0")']
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), new ConfigError(message), JSON.stringify(env))
@@ -162,6 +166,14 @@ t.test('TEMPCLOCK_REDIS_URL: unset or empty keeps counters in memory; a redis://
   t.equal(bad.code, 2)
   t.equal(bad.stderr, 'tempclock: configuration error: TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)\n')
   t.notOk(existsSync(join(dir, 'r.db')), 'nothing was created')
+})
+
+t.test('TEMPCLOCK_DATABASE_URL: unset or empty is the SQLite file; postgres:// and postgresql:// URLs are taken as is, a Unix socket\'s empty host too', async (t) => {
+  t.equal(loadConfig({}).databaseUrl, undefined)
+  t.equal(loadConfig({ TEMPCLOCK_DATABASE_URL: '' }).databaseUrl, undefined)
+  t.equal(loadConfig({ TEMPCLOCK_DATABASE_URL: 'postgres://tc:pw@db.internal:5432/tempclock' }).databaseUrl, 'postgres://tc:pw@db.internal:5432/tempclock')
+  t.equal(loadConfig({ TEMPCLOCK_DATABASE_URL: 'postgresql://tc@/tempclock?host=/var/run/postgresql' }).databaseUrl, 'postgresql://tc@/tempclock?host=/var/run/postgresql')
+  t.equal(loadConfig({ TEMPCLOCK_DATABASE_POOL_SIZE: '25' }).databasePoolSize, 25)
 })
 
 t.test('npm start: creates and migrates ./data/tempclock.db, serves /health and /ready without a key, SIGTERM exits 0', async (t) => {
