@@ -10,7 +10,7 @@ import pg from 'pg'
 import { openPostgresEngine, type PostgresEngine } from '../db/engine/postgres/index.js'
 import { syncIdSequences } from '../db/engine/postgres/sequences.js'
 import { postgresMigrations } from '../db/migrations/postgres/index.js'
-import { migrations as sqliteMigrations } from '../db/migrations/index.js'
+import { migrations as sqliteMigrations } from '../db/migrations/sqlite/index.js'
 import { DB_INSIDE_WRITE, NESTED_WRITE, withUnitExtension } from '../db/engine/write-scope.js'
 import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip, TestPostgresServer } from './postgres.js'
 

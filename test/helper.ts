@@ -11,6 +11,7 @@ import { createApiKey } from '../db/api-keys.js'
 import type { SqliteEngine } from '../db/engine/sqlite/index.js'
 import type { Scope } from '../domain/scopes.js'
 import { runCli as runCliCommand } from '../cli/tempclock.js'
+import { leaseAppDatabase } from './postgres.js'
 
 /**
  * The compiled tree the tests run from (`npm test` compiles the app and the tests into dist-test/
@@ -24,9 +25,46 @@ interface TapLike {
   after: (fn: () => unknown) => void
 }
 
-/** A fresh app on its own in-memory database, closed when the test ends; `now` replaces its clock. */
+/**
+ * The engine the test apps run on: SQLite (`:memory:`) unless TEMPCLOCK_TEST_ENGINE=postgres, which
+ * `npm test` sets for its second run (the files it runs there: test/engines.json).
+ */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.TEMPCLOCK_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
+export const ON_POSTGRES = TEST_ENGINE === 'postgres'
+
+/** tap's `skip` for a test of SQLite internals (pragmas, query plans, the file) on the PostgreSQL run. */
+export function sqliteOnly (reason: string): string | false {
+  return ON_POSTGRES ? `SQLite only: ${reason}` : false
+}
+
+/** The SQLite files a test gave as `dbPath`, and the PostgreSQL database that stands for each. */
+const databaseFor = new Map<string, string>()
+
+/**
+ * `testConfig(overrides)` on the test engine: on PostgreSQL, an empty migrated database of its own
+ * (test/postgres.ts) instead of `:memory:`, released when `t` ends. A test that gives a SQLite file
+ * as `dbPath` (to reopen the same data in a second app) gets the same database for the same path.
+ */
+export async function testAppConfig (t: TapLike, overrides: Partial<AppConfig> = {}): Promise<AppConfig> {
+  if (!ON_POSTGRES || overrides.databaseUrl !== undefined) return testConfig(overrides)
+  const path = overrides.dbPath ?? ':memory:'
+  let url = path === ':memory:' ? undefined : databaseFor.get(path)
+  if (url === undefined) {
+    const lease = await leaseAppDatabase()
+    url = lease.url
+    if (path !== ':memory:') databaseFor.set(path, url)
+    // registered before the test's own app.close(): runs after it (tap runs `after` hooks last first)
+    t.after(() => {
+      databaseFor.delete(path)
+      lease.release()
+    })
+  }
+  return testConfig({ ...overrides, databaseUrl: url })
+}
+
+/** A fresh app on its own empty database, closed when the test ends; `now` replaces its clock. */
 export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(overrides), options)
+  const app = await buildApp(await testAppConfig(t, overrides), options)
   t.after(async () => { await app.close() })
   return app
 }
