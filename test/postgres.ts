@@ -332,21 +332,60 @@ async function emptyingSql (url: string): Promise<string> {
   }
 }
 
-/** Empties `name` (which this process leased); a freshly cloned database is empty already. */
-async function empty (name: string): Promise<void> {
-  if (!dirty.has(name)) return
-  const url = postgresDatabaseUrl(name)
-  emptying ??= emptyingSql(url)
-  const statements = await emptying
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
+/**
+ * What a test may have changed in the schema (a renamed table, a trigger, a function, a column):
+ * the names and oids of the objects of the `public` schema. Emptying keeps the schema, so a
+ * database whose fingerprint differs from the template's is dropped instead of reused.
+ */
+const FINGERPRINT = `select md5(coalesce(string_agg(item, ',' order by item), '')) as print from (
+  select 'class ' || c.oid || ' ' || c.relname || ' ' || c.relkind::text as item from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'
+  union all select 'column ' || a.attrelid || ' ' || a.attname || ' ' || a.atttypid || ' ' || a.attnotnull || ' ' || a.attisdropped from pg_attribute a
+    join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and a.attnum > 0
+  union all select 'constraint ' || k.oid || ' ' || k.conname from pg_constraint k join pg_namespace n on n.oid = k.connamespace where n.nspname = 'public'
+  union all select 'trigger ' || g.oid || ' ' || g.tgname || ' ' || g.tgenabled::text from pg_trigger g where not g.tgisinternal
+  union all select 'function ' || p.oid || ' ' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'
+  union all select 'type ' || y.oid || ' ' || y.typname from pg_type y join pg_namespace n on n.oid = y.typnamespace where n.nspname = 'public'
+) objects`
+
+let templatePrint: Promise<string> | undefined
+
+async function fingerprint (client: pg.Client): Promise<string> {
+  return (await client.query<{ print: string }>(FINGERPRINT)).rows[0]!.print
+}
+
+async function onClient<T> (name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresDatabaseUrl(name), connectionTimeoutMillis: 3_000 })
   client.on('error', () => {})
   await client.connect()
   try {
-    await client.query(statements)
+    return await fn(client)
   } finally {
     await client.end().catch(() => {})
   }
+}
+
+/**
+ * Empties `name` (which this process leased; a fresh clone is empty already). False when a test
+ * changed its schema: then it is dropped, and the caller leases another.
+ */
+async function empty (name: string): Promise<boolean> {
+  if (!dirty.has(name)) return true
+  templatePrint ??= migratedTemplate().then(async (template) => await onClient(template, fingerprint))
+  const expected = await templatePrint
+  const intact = await onClient(name, async (client) => {
+    if (await fingerprint(client) !== expected) return false
+    emptying ??= emptyingSql(postgresDatabaseUrl(name))
+    await client.query(await emptying)
+    return true
+  })
+  if (intact) {
+    dirty.delete(name)
+    return true
+  }
+  leased.delete(name)
   dirty.delete(name)
+  await withAdmin(async (admin) => await admin.query(`drop database if exists ${name} with (force)`))
+  return false
 }
 
 /** A database for this process: one from the pool (renamed to this process's name), else a clone. */
@@ -396,13 +435,16 @@ async function returnToPool (prefix: string): Promise<void> {
  * its release: call it once every app on it is closed; the next lease empties it.
  */
 export async function leaseAppDatabase (): Promise<{ url: string, release: () => void }> {
-  const name = free.pop() ?? await leaseNew()
-  leased.add(name)
-  try {
-    await empty(name)
-  } catch (err) {
-    leased.delete(name)
-    throw err
+  let name: string
+  for (;;) {
+    name = free.pop() ?? await leaseNew()
+    leased.add(name)
+    try {
+      if (await empty(name)) break
+    } catch (err) {
+      leased.delete(name)
+      throw err
+    }
   }
   let released = false
   return {
