@@ -10,6 +10,11 @@ export interface AppConfig {
   databaseUrl?: string
   /** PostgreSQL connections each process keeps at most */
   databasePoolSize: number
+  /**
+   * How long a query waits for a free PostgreSQL connection before the request fails with 503
+   * (the engine's default when unset); for embedding and tests, not read from the environment
+   */
+  databaseConnectTimeoutMs?: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   synchronous: Synchronous
   /** request body limit in bytes */

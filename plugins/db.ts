@@ -14,12 +14,13 @@ declare module 'fastify' {
 }
 
 export default fp(async function dbPlugin (fastify) {
-  const { dbPath, synchronous, databaseUrl, databasePoolSize } = fastify.config
+  const { dbPath, synchronous, databaseUrl, databasePoolSize, databaseConnectTimeoutMs } = fastify.config
   const engine = openEngine({
     dbPath,
     synchronous,
     databaseUrl,
     databasePoolSize,
+    databaseConnectTimeoutMs,
     onError: (err) => { fastify.log.warn({ err }, 'database connection lost; reconnecting on demand') }
   })
   try {

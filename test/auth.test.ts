@@ -1,7 +1,8 @@
 import t from 'tap'
 import { SCOPES, type Scope } from '../domain/scopes.js'
 import { bearer, buildTestApp, createTestAccount, createTestKey, routeTable } from './helper.js'
-import { sqliteOf } from './helper.js'
+import { ON_POSTGRES, sqliteOf } from './helper.js'
+import { sql } from 'kysely'
 
 const REALM = 'Bearer realm="TempClock API"'
 const INVALID_TOKEN = 'Bearer realm="TempClock API", error="invalid_token"'
@@ -99,11 +100,16 @@ t.test('last_used_at is recorded at most once a minute, not on every request', a
   // pretend the first use was 30 s ago: a request now must not write again
   const thirtySecondsAgo = new Date(Date.now() - 30_000).toISOString().slice(0, 19) + 'Z'
   await app.db.updateTable('api_keys').set({ last_used_at: thirtySecondsAgo }).where('id', '=', id).execute()
-  const changesBefore = sqliteOf(app).prepare('select total_changes() as n').get() as { n: number }
+  // SQLite counts every row changed on the connection; PostgreSQL gives a rewritten row a new xmin
+  const changes = async (): Promise<unknown> => ON_POSTGRES
+    ? (await sql<{ v: string }>`select string_agg(xmin::text, ',' order by id) as v from api_keys`.execute(app.db)).rows[0]!.v +
+      (await sql<{ v: string }>`select string_agg(xmin::text, ',' order by id) as v from accounts`.execute(app.db)).rows[0]!.v
+    : (sqliteOf(app).prepare('select total_changes() as n').get() as { n: number }).n
+  const changesBefore = await changes()
   await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
-  const changesAfter = sqliteOf(app).prepare('select total_changes() as n').get() as { n: number }
+  const changesAfter = await changes()
   t.equal(await lastUsed(), thirtySecondsAgo, 'not rewritten within the minute')
-  t.equal(changesAfter.n, changesBefore.n, 'a read request writes nothing')
+  t.equal(changesAfter, changesBefore, 'a read request writes nothing')
   const twoMinutesAgo = new Date(Date.now() - 120_000).toISOString().slice(0, 19) + 'Z'
   await app.db.updateTable('api_keys').set({ last_used_at: twoMinutesAgo }).where('id', '=', id).execute()
   await app.inject({ url: '/api/v1/locations.php', headers: bearer(key) })
@@ -137,6 +143,7 @@ t.test('the app refuses to start when an /api route declares no scope or no clos
 t.test('a cached key is re-checked after any write, from this connection or another', async (t) => {
   const { join } = await import('node:path')
   const { openSqliteEngine } = await import('../db/engine/sqlite/index.js')
+  const { openPostgresEngine } = await import('../db/engine/postgres/index.js')
   const dir = t.testdir()
   let now = Date.now()
   const app = await buildTestApp(t, { dbPath: join(dir, 'auth.db') }, { now: () => now })
@@ -151,7 +158,8 @@ t.test('a cached key is re-checked after any write, from this connection or anot
   t.equal((await get(one.key)).json().code, 'api_key_revoked', 'a write on this connection drops the cache')
 
   t.equal((await get(two.key)).statusCode, 200)
-  const other = openSqliteEngine({ file: join(dir, 'auth.db') })
+  // another connection to the same database (on PostgreSQL another pool: nothing is cached there)
+  const other = app.config.databaseUrl !== undefined ? openPostgresEngine({ url: app.config.databaseUrl }) : openSqliteEngine({ file: join(dir, 'auth.db') })
   t.teardown(async () => { await other.close() })
   await other.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', two.id).execute()
   t.equal((await get(two.key)).json().code, 'api_key_revoked', 'a commit by another connection drops the cache')

@@ -4,7 +4,7 @@ import t from 'tap'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
-import { buildTestApp, call, createTestAccount, startServer } from './helper.js'
+import { buildTestApp, call, createTestAccount, ON_POSTGRES, sqliteOnly, startServer } from './helper.js'
 import { insertWorker } from './time-fixtures.js'
 
 const N = 50
@@ -43,9 +43,14 @@ t.test('a duplicate that gets past the check hits the unique index and answers 4
   const w = await insertWorker(app.db, acct.id)
   // Simulates another writer slipping in between the check and the insert: the trigger inserts
   // an open entry for the worker just before ours.
-  await sql`create trigger sneak before insert on time_entries when new.notes = 'race' begin
-    insert into time_entries (account_id, type, worker_id, clock_in, status, created_at, updated_at)
-    values (new.account_id, 'shift', new.worker_id, new.clock_in, 'active', new.created_at, new.updated_at); end`.execute(app.db)
+  const sneak = sql`insert into time_entries (account_id, type, worker_id, clock_in, status, created_at, updated_at)
+    values (new.account_id, 'shift', new.worker_id, new.clock_in, 'active', new.created_at, new.updated_at);`
+  if (ON_POSTGRES) {
+    await sql`create function sneak() returns trigger language plpgsql as $$ begin ${sneak} return new; end $$`.execute(app.db)
+    await sql`create trigger sneak before insert on time_entries for each row when (new.notes = 'race') execute function sneak()`.execute(app.db)
+  } else {
+    await sql`create trigger sneak before insert on time_entries when new.notes = 'race' begin ${sneak} end`.execute(app.db)
+  }
   const res = await call(app, acct.key, { method: 'POST', url: '/api/v1/clock.php', payload: { worker_id: w, action: 'in', notes: 'race' } })
   t.equal(res.statusCode, 409)
   t.equal(res.json().code, 'already_clocked_in')
@@ -53,7 +58,7 @@ t.test('a duplicate that gets past the check hits the unique index and answers 4
   t.equal((await app.db.selectFrom('events').selectAll().execute()).length, 0)
 })
 
-t.test('50 concurrent clock-ins for one worker across two server processes: exactly one 201', async (t) => {
+t.test('50 concurrent clock-ins for one worker across two server processes: exactly one 201', { skip: sqliteOnly('two processes on one SQLite file') }, async (t) => {
   const file = join(t.testdir(), 'two.db')
   const handle = openSqliteEngine({ file })
   await handle.migrate()

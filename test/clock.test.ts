@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildTestApp, call, createTestAccount, createTestKey } from './helper.js'
+import { buildTestApp, call, createTestAccount, createTestKey, REFUSED } from './helper.js'
 import { createFencedLocation, createLocation, events, insertCostCode, insertWorker, minutesAgo } from './time-fixtures.js'
 
 const clock = (body: Record<string, unknown>) => ({ method: 'POST' as const, url: '/api/v1/clock.php', payload: body })
@@ -63,7 +63,7 @@ t.test('the database refuses a second open entry even when the code is bypassed'
   const worker = await insertWorker(app.db, acct.id)
   const row = { account_id: acct.id, type: 'shift' as const, parent_id: null, worker_id: worker, location_id: null, cost_code_id: null, clock_in: '2025-01-01T08:00:00Z', clock_out: null, duration_seconds: null, status: 'active' as const, notes: null, latitude: null, longitude: null, gps_accuracy: null, within_geofence: null, distance_meters: null, low_gps_confidence: null, created_at: '2025-01-01T08:00:00Z', updated_at: '2025-01-01T08:00:00Z' }
   await app.db.insertInto('time_entries').values(row).execute()
-  await t.rejects(app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T09:00:00Z' }).execute(), { code: 'SQLITE_CONSTRAINT_UNIQUE' })
+  await t.rejects(app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T09:00:00Z' }).execute(), { code: REFUSED.unique })
   // a completed one is fine
   await app.db.insertInto('time_entries').values({ ...row, clock_in: '2025-01-01T06:00:00Z', clock_out: '2025-01-01T07:00:00Z', duration_seconds: 3600, status: 'completed' }).execute()
 })
@@ -341,10 +341,10 @@ t.test('the database refuses impossible durations and break time even when the c
     [{ duration_seconds: null }, 'closed without a duration'],
     [{ clock_out: null, status: 'active' as const }, 'open with a duration']
   ] as const) {
-    await t.rejects(app.db.insertInto('time_entries').values({ ...row, ...bad }).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' }, what)
+    await t.rejects(app.db.insertInto('time_entries').values({ ...row, ...bad }).execute(), { code: REFUSED.check }, what)
   }
   const { id } = await app.db.insertInto('time_entries').values(row).returning('id').executeTakeFirstOrThrow()
-  await t.rejects(app.db.insertInto('time_entries').values({ ...row, type: 'break', parent_id: id, break_seconds: 60 }).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' }, 'break time on a break')
-  await t.rejects(app.db.updateTable('time_entries').set({ break_seconds: 1802 }).where('id', '=', id).execute(), { code: 'SQLITE_CONSTRAINT_CHECK' }, 'an update too')
+  await t.rejects(app.db.insertInto('time_entries').values({ ...row, type: 'break', parent_id: id, break_seconds: 60 }).execute(), { code: REFUSED.check }, 'break time on a break')
+  await t.rejects(app.db.updateTable('time_entries').set({ break_seconds: 1802 }).where('id', '=', id).execute(), { code: REFUSED.check }, 'an update too')
   t.equal((await app.db.selectFrom('time_entries').select('id').execute()).length, 1)
 })

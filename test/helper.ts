@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { Readable } from 'node:stream'
 import type BetterSqlite3 from 'better-sqlite3'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import { sql } from 'kysely'
 import { buildApp, type AppOptions } from '../app.js'
 import { testConfig, type AppConfig } from '../plugins/config.js'
 import { createAccount } from '../db/accounts.js'
@@ -11,6 +12,7 @@ import { createApiKey } from '../db/api-keys.js'
 import type { SqliteEngine } from '../db/engine/sqlite/index.js'
 import type { Scope } from '../domain/scopes.js'
 import { runCli as runCliCommand } from '../cli/tempclock.js'
+import { leaseAppDatabase } from './postgres.js'
 
 /**
  * The compiled tree the tests run from (`npm test` compiles the app and the tests into dist-test/
@@ -24,11 +26,76 @@ interface TapLike {
   after: (fn: () => unknown) => void
 }
 
-/** A fresh app on its own in-memory database, closed when the test ends; `now` replaces its clock. */
+/**
+ * The engine the test apps run on: SQLite (`:memory:`) unless TEMPCLOCK_TEST_ENGINE=postgres, which
+ * `npm test` sets for its second run (the files it runs there: test/engines.json).
+ */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.TEMPCLOCK_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
+export const ON_POSTGRES = TEST_ENGINE === 'postgres'
+
+/** tap's `skip` for a test of SQLite internals (pragmas, query plans, the file) on the PostgreSQL run. */
+export function sqliteOnly (reason: string): string | false {
+  return ON_POSTGRES ? `SQLite only: ${reason}` : false
+}
+
+/** The error code each engine's driver gives when the database refuses a row (the same refusal). */
+export const REFUSED = ON_POSTGRES
+  ? { unique: '23505', check: '23514' }
+  : { unique: 'SQLITE_CONSTRAINT_UNIQUE', check: 'SQLITE_CONSTRAINT_CHECK' }
+
+/** The SQLite files a test gave as `dbPath`, and the PostgreSQL database that stands for each. */
+const databaseFor = new Map<string, string>()
+
+/**
+ * `testConfig(overrides)` on the test engine: on PostgreSQL, an empty migrated database of its own
+ * (test/postgres.ts) instead of `:memory:`, released when `t` ends. A test that gives a SQLite file
+ * as `dbPath` (to reopen the same data in a second app) gets the same database for the same path.
+ */
+export async function testAppConfig (t: TapLike, overrides: Partial<AppConfig> = {}): Promise<AppConfig> {
+  if (!ON_POSTGRES || overrides.databaseUrl !== undefined) return testConfig(overrides)
+  const path = overrides.dbPath ?? ':memory:'
+  let url = path === ':memory:' ? undefined : databaseFor.get(path)
+  if (url === undefined) {
+    const lease = await leaseAppDatabase()
+    url = lease.url
+    if (path !== ':memory:') databaseFor.set(path, url)
+    // registered before the test's own app.close(): runs after it (tap runs `after` hooks last first)
+    t.after(() => {
+      databaseFor.delete(path)
+      lease.release()
+    })
+  }
+  // a test that sends hundreds of requests at once waits for a connection rather than failing
+  // with 503 on a busy machine (the 2 s default is for production's overload)
+  return testConfig({ databaseConnectTimeoutMs: 30_000, ...overrides, databaseUrl: url })
+}
+
+/** A fresh app on its own empty database, closed when the test ends; `now` replaces its clock. */
 export async function buildTestApp (t: TapLike, overrides: Partial<AppConfig> = {}, options: Omit<AppOptions, 'config'> = {}): Promise<FastifyInstance> {
-  const app = await buildApp(testConfig(overrides), options)
+  const app = await buildApp(await testAppConfig(t, overrides), options)
   t.after(async () => { await app.close() })
   return app
+}
+
+/**
+ * A value that moves whenever anything is written to the app's database, to assert that a request
+ * wrote nothing: SQLite's change counter; on PostgreSQL every row's version and place (xmin, ctid),
+ * which an insert, an update or a delete changes.
+ */
+export async function writeMark (app: FastifyInstance): Promise<unknown> {
+  if (app.engine.changes !== undefined) return app.engine.changes.version()
+  const tables = await app.db.introspection.getTables()
+  const rows = await sql<{ name: string, rows: string | null }>`${sql.join(tables.map((table) =>
+    sql`select ${table.name}::text as name, string_agg(xmin::text || ctid::text, ',' order by ctid) as rows from ${sql.table(table.name)}`), sql` union all `)}`.execute(app.db)
+  return JSON.stringify(rows.rows)
+}
+
+/** Rows in every table of the app's database: what requests wrote, whether or not the API shows it. */
+export async function rowCounts (app: FastifyInstance): Promise<Record<string, number>> {
+  const tables = await app.db.introspection.getTables()
+  const counts = await sql<{ name: string, n: number }>`${sql.join(tables.map((table) =>
+    sql`select ${table.name} as name, count(*) as n from ${sql.table(table.name)}`), sql` union all `)}`.execute(app.db)
+  return Object.fromEntries(counts.rows.map((r) => [r.name, Number(r.n)]).sort())
 }
 
 /** The app's raw SQLite connection, for tests that look under the API (pragmas, direct checks). */

@@ -3,9 +3,9 @@ import { IdempotencyStore, IDEMPOTENCY_TTL_MS } from '../db/idempotency.js'
 import Fastify from 'fastify'
 import rootPlugin, { serverOptions } from '../app.js'
 
-import { testConfig } from '../plugins/config.js'
 import { NoQuery } from '../schemas/common.js'
-import { buildTestApp, call, createTestAccount, createTestKey, routeTable } from './helper.js'
+import { buildTestApp, call, createTestAccount, createTestKey, ON_POSTGRES, routeTable, rowCounts, testAppConfig } from './helper.js'
+import { sql } from 'kysely'
 import { createFencedLocation, events, insertWorker } from './time-fixtures.js'
 import { sqliteOf } from './helper.js'
 
@@ -160,10 +160,24 @@ const POSTS: Array<{ url: string, query?: string, body: (ids: { worker: number, 
   { url: '/api/v1/surveys.php', body: () => ({ name: 'Keyed survey', active: false, questions: [{ id: 'fit', text: 'Fit for work?', type: 'yes_no', accept: [true] }] }) }
 ]
 
-/** Rows in every table: what a request wrote, whether or not the API shows it. */
-function rowCounts (app: Awaited<ReturnType<typeof buildTestApp>>): Record<string, number> {
-  const tables = (sqliteOf(app).prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like 'kysely_%'").all() as Array<{ name: string }>).map((r) => r.name)
-  return Object.fromEntries(tables.map((name) => [name, (sqliteOf(app).prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n]))
+/** Makes storing a response fail, as a full disk would (a temporary trigger; on PostgreSQL a trigger and its function). */
+async function refuseResponses (app: Awaited<ReturnType<typeof buildTestApp>>): Promise<void> {
+  if (!ON_POSTGRES) {
+    sqliteOf(app).exec("create temp trigger refuse_new_response before insert on idempotency_keys when new.response_body is not null begin select raise(abort, 'injected: storage full'); end;" +
+      "create temp trigger refuse_added_response before update of response_body on idempotency_keys begin select raise(abort, 'injected: storage full'); end")
+    return
+  }
+  await sql`create function refuse_response() returns trigger language plpgsql as $$ begin raise exception 'injected: storage full'; end $$`.execute(app.db)
+  await sql`create trigger refuse_new_response before insert on idempotency_keys for each row when (new.response_body is not null) execute function refuse_response()`.execute(app.db)
+  await sql`create trigger refuse_added_response before update of response_body on idempotency_keys for each row execute function refuse_response()`.execute(app.db)
+}
+
+async function acceptResponses (app: Awaited<ReturnType<typeof buildTestApp>>): Promise<void> {
+  if (!ON_POSTGRES) {
+    sqliteOf(app).exec('drop trigger refuse_new_response; drop trigger refuse_added_response')
+    return
+  }
+  await sql`drop function refuse_response() cascade`.execute(app.db)
 }
 
 t.test('every POST route stores its response with its work: both commit or neither does', async (t) => {
@@ -185,28 +199,27 @@ t.test('every POST route stores its response with its work: both commit or neith
       ...(post.body(ids) === undefined ? {} : { payload: post.body(ids) })
     }
     // storing the response fails: the work must roll back with it
-    const before = rowCounts(app)
-    sqliteOf(app).exec("create temp trigger refuse_new_response before insert on idempotency_keys when new.response_body is not null begin select raise(abort, 'injected: storage full'); end;" +
-      "create temp trigger refuse_added_response before update of response_body on idempotency_keys begin select raise(abort, 'injected: storage full'); end")
+    const before = await rowCounts(app)
+    await refuseResponses(app)
     const failed = await call(app, acct.key, request)
-    sqliteOf(app).exec('drop trigger refuse_new_response; drop trigger refuse_added_response')
+    await acceptResponses(app)
     t.equal(failed.statusCode, 500, `${request.url}: the request fails when its response cannot be stored`)
-    t.same(rowCounts(app), before, `${request.url}: and its work rolled back with it`)
+    t.same(await rowCounts(app), before, `${request.url}: and its work rolled back with it`)
 
     const first = await call(app, acct.key, request)
     t.ok(first.statusCode >= 200 && first.statusCode < 300, `${request.url}: ${first.statusCode} ${first.body.slice(0, 200)}`)
     t.notOk(first.headers['idempotent-replayed'])
-    const afterFirst = rowCounts(app)
+    const afterFirst = await rowCounts(app)
     const again = await call(app, acct.key, request)
     t.equal(again.statusCode, first.statusCode, `${request.url}: replayed status`)
     t.equal(again.body, first.body, `${request.url}: replayed body`)
     t.equal(again.headers['idempotent-replayed'], 'true')
-    t.same(rowCounts(app), afterFirst, `${request.url}: the replay wrote nothing`)
+    t.same(await rowCounts(app), afterFirst, `${request.url}: the replay wrote nothing`)
   }
 })
 
 t.test('a POST route that answers without storing its response fails loudly', async (t) => {
-  const config = testConfig()
+  const config = await testAppConfig(t)
   const app = Fastify(serverOptions(config))
   await app.register(rootPlugin, { config })
   await app.register(async (api) => {

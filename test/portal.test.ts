@@ -7,7 +7,7 @@ import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { hashSessionToken } from '../db/portal-sessions.js'
 import { LOGIN_MAX_PER_EMAIL, LOGIN_MAX_PER_IP } from '../routes/portal/login.js'
 import { escapeHtml, html } from '../views/html.js'
-import { bearer, createTestAccount } from './helper.js'
+import { bearer, createTestAccount, REFUSED } from './helper.js'
 import { PASSWORD, csrfFrom, newBrowser, productionScrypt, request, setup, signIn } from './portal-fixtures.js'
 
 t.test('html escapes every interpolation but nested fragments', async (t) => {
@@ -28,8 +28,8 @@ t.test('portal users in the db module: list by account, case-insensitive unique 
   await t.rejects(createPortalUser(app.engine, { accountId: other.id, email: 'ADMIN@ACME.EXAMPLE', password: PASSWORD }), /already exists/)
   // the column itself is case-insensitive too, even for a row written around the module
   await t.rejects(app.db.insertInto('portal_users').values({
-    account_id: other.id, email: 'Ops@Other.Example', password_hash: 'x', disabled_at: null, last_login_at: null, created_at: 'x', updated_at: 'x'
-  }).execute(), /UNIQUE/)
+    account_id: other.id, email: 'Ops@Other.Example', password_hash: 'x', disabled_at: null, last_login_at: null, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z'
+  }).execute(), { code: REFUSED.unique })
 })
 
 t.test('the portal migration goes down and up again', async (t) => {

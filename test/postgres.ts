@@ -131,13 +131,17 @@ function isAlive (pid: number): boolean {
  * Databases of test processes that died before their teardown (a killed run): their process is gone
  * and nobody is connected. A plain DROP, which fails harmlessly while anyone still uses one.
  */
-async function dropAbandoned (admin: pg.Client): Promise<void> {
+async function dropAbandoned (admin: pg.Client, current: string): Promise<void> {
   const found = await admin.query<{ datname: string }>(`select datname from pg_database d where datname ~ '^tempclock_test_[0-9]+_'
     and not exists (select 1 from pg_stat_activity a where a.datid = d.oid)`)
   for (const { datname } of found.rows) {
     if (isAlive(Number(datname.split('_')[2]))) continue
     await admin.query(`drop database if exists ${datname}`).catch(() => {})
   }
+  // the pooled app databases of an older schema (see leaseAppDatabase)
+  const stale = await admin.query<{ datname: string }>(`select datname from pg_database d where starts_with(datname, 'tempclock_pool_')
+    and not starts_with(datname, $1) and not exists (select 1 from pg_stat_activity a where a.datid = d.oid)`, [poolPrefix(current)])
+  for (const { datname } of stale.rows) await admin.query(`drop database if exists ${pg.escapeIdentifier(datname)}`).catch(() => {})
 }
 
 let template: Promise<string> | undefined
@@ -152,7 +156,7 @@ async function migratedTemplate (): Promise<string> {
     const name = templateName()
     await admin.query('select pg_advisory_lock(hashtextextended($1, 0))', ['tempclock test template'])
     try {
-      await dropAbandoned(admin)
+      await dropAbandoned(admin, name)
       const found = await admin.query('select 1 from pg_database where datname = $1', [name])
       if (found.rowCount !== 0) return name
       // what a process that died while building left behind (nobody else builds: we hold the lock)
@@ -291,5 +295,182 @@ export class TestPostgresServer {
     const exited = once(child, 'exit')
     child.kill(mode === 'fast' ? 'SIGINT' : 'SIGQUIT')
     await exited
+  }
+}
+
+/**
+ * Databases for apps under TEMPCLOCK_TEST_ENGINE=postgres (test/helper.ts). Cloning the template
+ * costs about half a second and dropping a database about a second, too much for each of the
+ * suite's hundreds of apps; emptying a database costs a few milliseconds. So each test process
+ * keeps the databases it leased and empties one (DELETE from every table, children first, and
+ * every identity restarted at 1) before the next app gets it: each app starts on an empty,
+ * migrated database, as on SQLite's `:memory:`. At the end of the process they return to a pool
+ * named after the template (renamed, not dropped), which the next test process takes from before
+ * cloning. Test databases commit without waiting for the WAL flush (synchronous_commit=off): a
+ * test never survives a server crash, and the tests that stop the server use their own.
+ */
+const free: string[] = []
+const leased = new Set<string>()
+const dirty = new Set<string>()
+let emptying: Promise<string> | undefined
+let returnsRegistered = false
+
+/** The pool's prefix for the current template. */
+function poolPrefix (templateName: string): string {
+  return templateName.replace('tempclock_template_', 'tempclock_pool_') + '_'
+}
+
+/** One statement list that empties every table of the schema (children first) and restarts ids. */
+async function emptyingSql (url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    const tables = (await client.query<{ name: string }>(`select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p') and c.relname not like 'kysely\\_%' order by c.relname`)).rows.map((r) => r.name)
+    const edges = (await client.query<{ child: string, parent: string }>(`select c.relname as child, p.relname as parent from pg_constraint k
+      join pg_class c on c.oid = k.conrelid join pg_class p on p.oid = k.confrelid where k.contype = 'f' and k.conrelid <> k.confrelid`)).rows
+    const identities = (await client.query<{ seq: string }>(`select pg_get_serial_sequence(quote_ident(table_name), column_name) as seq
+      from information_schema.columns where table_schema = 'public' and is_identity = 'YES' order by table_name`)).rows.map((r) => r.seq)
+    // children before their parents: a row is deleted before the rows it references
+    const order: string[] = []
+    const pending = new Set(tables)
+    while (pending.size > 0) {
+      const ready = [...pending].filter((table) => !edges.some((e) => e.parent === table && e.child !== table && pending.has(e.child)))
+      if (ready.length === 0) throw new Error('cyclic foreign keys: cannot order the tables for emptying')
+      for (const table of ready) { order.push(table); pending.delete(table) }
+    }
+    const deletes = order.map((table) => `delete from ${pg.escapeIdentifier(table)};`).join(' ')
+    const restarts = identities.length === 0 ? '' : `select ${identities.map((seq) => `setval(${pg.escapeLiteral(seq)}, 1, false)`).join(', ')};`
+    return `begin; ${deletes} ${restarts} commit;`
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/**
+ * What a test may have changed in the schema (a renamed table, a trigger, a function, a column):
+ * the names and oids of the objects of the `public` schema. Emptying keeps the schema, so a
+ * database whose fingerprint differs from the template's is dropped instead of reused.
+ */
+const FINGERPRINT = `select md5(coalesce(string_agg(item, ',' order by item), '')) as print from (
+  select 'class ' || c.oid || ' ' || c.relname || ' ' || c.relkind::text as item from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'
+  union all select 'column ' || a.attrelid || ' ' || a.attname || ' ' || a.atttypid || ' ' || a.attnotnull || ' ' || a.attisdropped from pg_attribute a
+    join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and a.attnum > 0
+  union all select 'constraint ' || k.oid || ' ' || k.conname from pg_constraint k join pg_namespace n on n.oid = k.connamespace where n.nspname = 'public'
+  union all select 'trigger ' || g.oid || ' ' || g.tgname || ' ' || g.tgenabled::text from pg_trigger g where not g.tgisinternal
+  union all select 'function ' || p.oid || ' ' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'
+  union all select 'type ' || y.oid || ' ' || y.typname from pg_type y join pg_namespace n on n.oid = y.typnamespace where n.nspname = 'public'
+) objects`
+
+let templatePrint: Promise<string> | undefined
+
+async function fingerprint (client: pg.Client): Promise<string> {
+  return (await client.query<{ print: string }>(FINGERPRINT)).rows[0]!.print
+}
+
+async function onClient<T> (name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresDatabaseUrl(name), connectionTimeoutMillis: 3_000 })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    return await fn(client)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/**
+ * Empties `name` (which this process leased; a fresh clone is empty already). False when a test
+ * changed its schema: then it is dropped, and the caller leases another.
+ */
+async function empty (name: string): Promise<boolean> {
+  if (!dirty.has(name)) return true
+  templatePrint ??= migratedTemplate().then(async (template) => await onClient(template, fingerprint))
+  const expected = await templatePrint
+  const intact = await onClient(name, async (client) => {
+    if (await fingerprint(client) !== expected) return false
+    emptying ??= emptyingSql(postgresDatabaseUrl(name))
+    await client.query(await emptying)
+    return true
+  })
+  if (intact) {
+    dirty.delete(name)
+    return true
+  }
+  leased.delete(name)
+  dirty.delete(name)
+  await withAdmin(async (admin) => await admin.query(`drop database if exists ${name} with (force)`))
+  return false
+}
+
+/** A database for this process: one from the pool (renamed to this process's name), else a clone. */
+async function leaseNew (): Promise<string> {
+  const source = await migratedTemplate()
+  const prefix = poolPrefix(source)
+  const name = uniqueName()
+  const taken = await withAdmin(async (admin) => {
+    const pooled = await admin.query<{ datname: string }>(`select datname from pg_database d where starts_with(datname, $1)
+      and not exists (select 1 from pg_stat_activity a where a.datid = d.oid) order by datname`, [prefix])
+    for (const { datname } of pooled.rows) {
+      // another process may take the same one first: its rename wins, this one fails and moves on
+      const renamed = await admin.query(`alter database ${pg.escapeIdentifier(datname)} rename to ${name}`).then(() => true, () => false)
+      if (renamed) return true
+    }
+    await retryWhileInUse(async () => await admin.query(`create database ${name} template ${source}`))
+    await admin.query(`alter database ${name} set synchronous_commit = off`)
+    return false
+  })
+  // a pooled database may hold what its last app wrote
+  if (taken) dirty.add(name)
+  if (!returnsRegistered) {
+    returnsRegistered = true
+    const { default: tap } = await import('tap')
+    tap.teardown(async () => { await returnToPool(prefix) })
+  }
+  return name
+}
+
+/** At the end of the process: each database back to the pool, or dropped when still in use. */
+async function returnToPool (prefix: string): Promise<void> {
+  const names = [...free, ...leased]
+  free.length = 0
+  leased.clear()
+  await withAdmin(async (admin) => {
+    for (const name of names) {
+      const pooled = prefix + randomBytes(6).toString('hex')
+      await admin.query(`alter database ${name} rename to ${pooled}`)
+        .catch(async () => await admin.query(`drop database if exists ${name} with (force)`))
+        .catch(() => {})
+    }
+  })
+}
+
+/**
+ * An empty, migrated database for one app (or for the apps of one test that share a database), and
+ * its release: call it once every app on it is closed; the next lease empties it.
+ */
+export async function leaseAppDatabase (): Promise<{ url: string, release: () => void }> {
+  let name: string
+  for (;;) {
+    name = free.pop() ?? await leaseNew()
+    leased.add(name)
+    try {
+      if (await empty(name)) break
+    } catch (err) {
+      leased.delete(name)
+      throw err
+    }
+  }
+  let released = false
+  return {
+    url: postgresDatabaseUrl(name),
+    release: () => {
+      if (released) return
+      released = true
+      leased.delete(name)
+      dirty.add(name)
+      free.push(name)
+    }
   }
 }

@@ -8,7 +8,7 @@ import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { WebhookDispatcher } from '../services/webhook-dispatcher.js'
 import type { AppConfig } from '../plugins/config.js'
-import { buildTestApp, call, createTestAccount, startServer } from './helper.js'
+import { buildTestApp, call, createTestAccount, sqliteOnly, startServer, testAppConfig } from './helper.js'
 import { signatureMatches, sleep, startReceiver, waitFor, type Receiver } from './webhook-receiver.js'
 
 /** The loop on, fast: polls every 20 ms, retries after ~30 ms, 500 ms per attempt. */
@@ -313,8 +313,7 @@ t.test('closing the app mid-attempt is prompt; the delivery resumes after a rest
   r.script = ['hang']
   const config = { ...FAST, dbPath, webhooksTimeoutMs: 10_000 }
   const { buildApp } = await import('../app.js')
-  const { testConfig } = await import('../plugins/config.js')
-  const first = await buildApp(testConfig(config))
+  const first = await buildApp(await testAppConfig(t, config))
   const account = await createTestAccount(first)
   const sub = await subscribe(first, account.key, { url: r.url, events: ['*'] })
   await recordEvent(first.db, account.id, 'clock_in', { id: 1 })
@@ -323,7 +322,7 @@ t.test('closing the app mid-attempt is prompt; the delivery resumes after a rest
   await first.close()
   t.ok(Date.now() - closing < 3500, `closed in ${Date.now() - closing} ms (in-flight attempts get a 2 s grace)`)
 
-  const second = await buildApp(testConfig(config))
+  const second = await buildApp(await testAppConfig(t, config))
   t.after(async () => { await second.close() })
   const [pending] = await deliveriesOf(second, sub.id)
   t.match(pending, { status: 'pending', attempts: 0 }, 'the abandoned attempt was not counted as delivered')
@@ -332,7 +331,7 @@ t.test('closing the app mid-attempt is prompt; the delivery resumes after a rest
   t.ok(r.requests[1]!.raw.equals(r.requests[0]!.raw))
 })
 
-t.test('a killed server delivers its pending deliveries and outbox events after restart', async (t) => {
+t.test('a killed server delivers its pending deliveries and outbox events after restart', { skip: sqliteOnly('a killed server process on a SQLite file') }, async (t) => {
   const dbPath = join(t.testdir(), 'tempclock.db')
   const r = await receiver(t, 503)
   const env = {
