@@ -141,11 +141,17 @@ export class WebhookOutbox {
     return await this.engine.write(async (trx) => {
       for (const outcome of outcomes) await applyOutcome(trx, outcome)
       if (window === null) return []
-      const ids = choose(await dueDeliveries(this.engine, trx, nowMs, window, exclude)).map((d) => d.id)
+      let ids = choose(await dueDeliveries(this.engine, trx, nowMs, window, exclude)).map((d) => d.id)
       if (ids.length === 0) return []
       const leaseUntil = nowMs + leaseMs
-      await trx.updateTable('webhook_deliveries').set({ next_attempt_ms: leaseUntil })
-        .where('id', 'in', ids).execute()
+      // the claim itself re-checks that each delivery is still due: another process's claim that
+      // committed after this transaction's rows were read has moved it out of reach, and the row
+      // lock makes this wait for one still in progress, so a delivery is never claimed twice
+      const taken = new Set((await trx.updateTable('webhook_deliveries').set({ next_attempt_ms: leaseUntil })
+        .where('id', 'in', ids).where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs)
+        .returning('id').execute()).map((r) => r.id))
+      ids = ids.filter((id) => taken.has(id))
+      if (ids.length === 0) return []
       const rows = await trx.selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
         .innerJoin('events as e', 'e.id', 'd.event_id')
@@ -234,6 +240,9 @@ async function dueDeliveries (engine: Engine, trx: Kysely<Database>, nowMs: numb
     .crossJoin('webhook_deliveries as d')
     .select(['d.id', 'd.subscription_id', 's.account_id'])
     .where('s.deleted_at', 'is', null).where('s.active', '=', true)
+    // repeated on `d` itself: a row another process claimed and committed since this statement
+    // began is re-checked against these once locked, and dropped, rather than chosen in vain
+    .where('d.status', '=', 'pending').where('d.next_attempt_ms', '<=', nowMs)
     .where('d.id', 'in', (eb) => {
       let due = eb.selectFrom('webhook_deliveries as due').select('due.id')
         .whereRef('due.subscription_id', '=', 's.id')
