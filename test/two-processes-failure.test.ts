@@ -1,0 +1,112 @@
+import t, { type Test } from 'tap'
+import { join } from 'node:path'
+import pg from 'pg'
+import { openPostgresEngine } from '../db/engine/postgres/index.js'
+import { postgresMigrations } from '../db/migrations/postgres/index.js'
+import { createAccount } from '../db/accounts.js'
+import { createApiKey } from '../db/api-keys.js'
+import { startServer, type RunningServer } from './helper.js'
+import { postgresSkip, TestPostgresServer } from './postgres.js'
+import { redisSkip, TestRedis } from './redis-server.js'
+import { waitFor } from './webhook-receiver.js'
+
+// Two server processes started together on an EMPTY database of a private PostgreSQL server (one
+// the test may stop: the shared one serves the other test files) and a private Redis: migrations
+// run once, and while either is stopped both processes answer 503 at once, without crashing, and
+// serve again by themselves once it is back (docs/operations.md).
+
+const skip = await postgresSkip() || redisSkip
+
+/** well under the 30 s request timeout: a stopped dependency fails the request fast */
+const FAST_MS = 5_000
+
+interface Answer { status: number, body: any, ms: number }
+
+async function request (server: RunningServer, path: string, key?: string, method = 'GET', body?: unknown): Promise<Answer> {
+  const started = performance.now()
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { ...(key === undefined ? {} : { authorization: `Bearer ${key}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000)
+  })
+  const text = await res.text()
+  return { status: res.status, body: text === '' ? null : JSON.parse(text), ms: Math.round(performance.now() - started) }
+}
+
+t.test('two processes on a private PostgreSQL and Redis', { skip }, async (t) => {
+  const postgres = await TestPostgresServer.start(t)
+  const redis = await TestRedis.start(t)
+  const admin = new pg.Client({ connectionString: postgres.url })
+  await admin.connect()
+  await admin.query('create database tempclock')
+  await admin.end()
+  const url = postgres.databaseUrl('tempclock')
+
+  const env = { TEMPCLOCK_DATABASE_URL: url, TEMPCLOCK_REDIS_URL: redis.url, TEMPCLOCK_WEBHOOKS_POLL_MS: '100', TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS: '200' }
+  const dir = t.testdir()
+  // both start together on the empty database: both migrate
+  const [a, b] = await Promise.all([
+    startServer(join(dir, 'unused-a.db'), env),
+    startServer(join(dir, 'unused-b.db'), env)
+  ]) as [RunningServer, RunningServer]
+  t.teardown(async () => { await Promise.all([a.stop(), b.stop()]) })
+  const servers = [a, b] as const
+
+  const engine = openPostgresEngine({ url, poolSize: 2 })
+  t.teardown(async () => { await engine.close() })
+
+  t.test('migrations ran once although both processes started together on an empty database', async (t) => {
+    const applied = await engine.db.selectFrom('kysely_migration' as any).select('name').orderBy('name').execute() as Array<{ name: string }>
+    t.same(applied.map((r) => r.name), Object.keys(postgresMigrations).sort(), 'each migration recorded once')
+    for (const server of servers) t.equal((await request(server, '/ready')).status, 200, 'both processes are ready')
+  })
+
+  const account = await createAccount(engine, { name: 'Acme', timezone: 'UTC', apiEnabled: true })
+  const { key } = await createApiKey(engine, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit: 100_000 })
+
+  /** Both processes refuse fast while `what` is down, then serve again by themselves. */
+  const outage = async (t: Test, stop: () => Promise<void>, start: () => Promise<void>, ready: string): Promise<void> => {
+    for (const server of servers) t.equal((await request(server, '/api/v1/locations.php', key)).status, 200, 'serving before')
+    await stop()
+    for (const [i, server] of servers.entries()) {
+      const name = `process ${i + 1}`
+      const readiness = await request(server, '/ready')
+      t.equal(readiness.status, 503, `${name}: /ready 503 (${readiness.ms} ms)`)
+      t.match(readiness.body, { code: 'not_ready', message: ready })
+      t.ok(readiness.ms < FAST_MS, `${name}: /ready answered fast (${readiness.ms} ms)`)
+      const read = await request(server, '/api/v1/locations.php', key)
+      t.equal(read.status, 503, `${name}: a read answers 503 (${read.ms} ms)`)
+      t.equal(read.body.code, 'service_unavailable')
+      t.ok(read.ms < FAST_MS, `${name}: the read failed fast (${read.ms} ms)`)
+      const write = await request(server, '/api/v1/locations.php', key, 'POST', { name: 'Depot' })
+      t.equal(write.status, 503, `${name}: a write answers 503 (${write.ms} ms)`)
+      t.equal(write.body.code, 'service_unavailable')
+      t.ok(write.ms < FAST_MS, `${name}: the write failed fast (${write.ms} ms)`)
+      t.equal((await request(server, '/health')).status, 200, `${name}: still alive`)
+      t.equal(server.process.exitCode, null, `${name}: did not exit`)
+    }
+    await start()
+    const restarted = performance.now()
+    for (const [i, server] of servers.entries()) {
+      await waitFor(async () => (await request(server, '/api/v1/locations.php', key)).status === 200, 30_000, `process ${i + 1} serving again`)
+      t.equal((await request(server, '/ready')).status, 200, `process ${i + 1} is ready again without a restart`)
+    }
+    t.comment(`both serving again ${Math.round(performance.now() - restarted)} ms after the restart`)
+    const locations = await engine.db.selectFrom('locations').select('id').where('account_id', '=', account.id).execute()
+    t.equal(locations.length, 0, 'the refused writes wrote nothing')
+  }
+
+  t.test('PostgreSQL shut down and started again', async (t) => {
+    await outage(t, async () => { await postgres.stop('fast') }, async () => { await postgres.restart() }, 'Database unavailable')
+  })
+
+  t.test('PostgreSQL crashed (immediate stop) and started again', async (t) => {
+    await outage(t, async () => { await postgres.stop('immediate') }, async () => { await postgres.restart() }, 'Database unavailable')
+  })
+
+  t.test('Redis stopped and started again', async (t) => {
+    await outage(t, async () => { await redis.stop() }, async () => { await redis.restart() }, 'Redis unavailable')
+  })
+})
+
