@@ -5,7 +5,6 @@ import { sql } from 'kysely'
 import { openPostgresEngine } from '../db/engine/postgres/index.js'
 import { createAccount, setApiEnabled } from '../db/accounts.js'
 import { createApiKey, revokeApiKey } from '../db/api-keys.js'
-import { DocumentStore } from '../db/documents.js'
 import { recordEvent } from '../db/events.js'
 import { WorkerStore } from '../db/workers.js'
 import { startServer, type RunningServer } from './helper.js'
@@ -49,12 +48,12 @@ t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
   // documents already expired when both processes start: each expiry check races the other's
   const expiring = await newAccount('Expiring')
   const holder = await new WorkerStore(engine).create(expiring.id, { first_name: 'Dee', last_name: 'Holder' })
-  const documents = new DocumentStore(engine)
-  const expiredIds: number[] = []
-  for (let i = 0; i < 40; i++) {
-    const doc = await documents.create(expiring.id, { worker_id: holder.id, type: `Licence ${i}`, expires_on: `2025-0${1 + (i % 9)}-1${i % 10}` })
-    expiredIds.push(doc.id)
-  }
+  // enough of them that each process's first pass takes a while: the two passes overlap
+  const now = new Date().toISOString().slice(0, 19) + 'Z'
+  const expiredIds = await engine.write(async (trx) => (await trx.insertInto('documents').values(Array.from({ length: 600 }, (_, i) => ({
+    account_id: expiring.id, worker_id: holder.id, type: `Licence ${i}`, reference: null, issued_on: null,
+    expires_on: `2025-0${1 + (i % 9)}-1${i % 10}`, notes: null, expired_notified_on: null, created_at: now, updated_at: now
+  }))).returning('id').execute()).map((r) => r.id).sort((x, y) => x - y))
 
   const env = {
     TEMPCLOCK_DATABASE_URL: url,
