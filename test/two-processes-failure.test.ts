@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
 import { openPostgresEngine } from '../db/engine/postgres/index.js'
@@ -19,6 +21,8 @@ const skip = await postgresSkip() || redisSkip
 
 /** well under the 30 s request timeout: a stopped dependency fails the request fast */
 const FAST_MS = 5_000
+/** the server's default request timeout (TEMPCLOCK_REQUEST_TIMEOUT_MS) */
+const REQUEST_TIMEOUT_MS = 30_000
 
 interface Answer { status: number, body: any, ms: number }
 
@@ -103,6 +107,33 @@ t.test('two processes on a private PostgreSQL and Redis', { skip }, async (t) =>
 
   t.test('PostgreSQL crashed (immediate stop) and started again', async (t) => {
     await outage(t, async () => { await postgres.stop('immediate') }, async () => { await postgres.restart() }, 'Database unavailable')
+  })
+
+  t.test('PostgreSQL frozen (every process stopped by SIGSTOP) and resumed', async (t) => {
+    const postmaster = Number(readFileSync(join(postgres.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
+    const pids = [postmaster, ...execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).trim().split('\n').map(Number)]
+    for (const server of servers) t.equal((await request(server, '/api/v1/locations.php', key)).status, 200, 'serving before')
+    for (const pid of pids) process.kill(pid, 'SIGSTOP')
+    let resumed = false
+    const resume = (): void => { if (!resumed) { resumed = true; for (const pid of pids) process.kill(pid, 'SIGCONT') } }
+    t.teardown(resume)
+    const answers = await Promise.all(servers.flatMap((server) => [
+      request(server, '/ready'), request(server, '/api/v1/locations.php', key), request(server, '/api/v1/locations.php', key, 'POST', { name: 'Depot' })
+    ]))
+    t.comment(answers.map((a) => `${a.status} ${String(a.body?.code)} ${a.ms} ms`).join('; '))
+    for (const [i, answer] of answers.entries()) {
+      const name = `process ${Math.floor(i / 3) + 1}, ${['/ready', 'a read', 'a write'][i % 3]!}`
+      t.equal(answer.status, 503, `${name}: 503`)
+      t.equal(answer.body.code, i % 3 === 0 ? 'not_ready' : 'service_unavailable', name)
+      // a new connection gives up after 2 s; a query sent on a pooled connection after the
+      // statement timeout and a margin (12 s): both within the request timeout
+      t.ok(answer.ms < (i % 3 === 0 ? FAST_MS : REQUEST_TIMEOUT_MS), `${name}: answered in ${answer.ms} ms`)
+    }
+    for (const [i, server] of servers.entries()) t.equal(server.process.exitCode, null, `process ${i + 1} did not exit`)
+    resume()
+    for (const [i, server] of servers.entries()) {
+      await waitFor(async () => (await request(server, '/api/v1/locations.php', key)).status === 200, 30_000, `process ${i + 1} serving again`)
+    }
   })
 
   t.test('Redis stopped and started again', async (t) => {
