@@ -38,6 +38,16 @@ async function request (server: RunningServer, path: string, key?: string, metho
   return { status: res.status, body: text === '' ? null : JSON.parse(text), ms: Math.round(performance.now() - started) }
 }
 
+/** Starts the servers at the same time; stopped when `t` ends, also when one of them fails to start. */
+async function startTogether (t: Test, dbPaths: string[], env: Record<string, string>): Promise<RunningServer[]> {
+  const started = await Promise.allSettled(dbPaths.map(async (dbPath) => await startServer(dbPath, env)))
+  const servers = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : [])
+  t.teardown(async () => { await Promise.all(servers.map(async (server) => await server.stop())) })
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return servers
+}
+
 t.test('two processes on a private PostgreSQL and Redis', { skip }, async (t) => {
   const postgres = await TestPostgresServer.start(t)
   const redis = await TestRedis.start(t)
@@ -50,11 +60,7 @@ t.test('two processes on a private PostgreSQL and Redis', { skip }, async (t) =>
   const env = { TEMPCLOCK_DATABASE_URL: url, TEMPCLOCK_REDIS_URL: redis.url, TEMPCLOCK_WEBHOOKS_POLL_MS: '100', TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS: '200' }
   const dir = t.testdir()
   // both start together on the empty database: both migrate
-  const [a, b] = await Promise.all([
-    startServer(join(dir, 'unused-a.db'), env),
-    startServer(join(dir, 'unused-b.db'), env)
-  ]) as [RunningServer, RunningServer]
-  t.teardown(async () => { await Promise.all([a.stop(), b.stop()]) })
+  const [a, b] = await startTogether(t, [join(dir, 'unused-a.db'), join(dir, 'unused-b.db')], env) as [RunningServer, RunningServer]
   const servers = [a, b] as const
 
   const engine = openPostgresEngine({ url, poolSize: 2 })

@@ -1,4 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
@@ -28,6 +30,16 @@ async function request (server: RunningServer, key: string, method: string, path
   })
   const text = await res.text()
   return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers }
+}
+
+/** Starts the servers at the same time; stopped when `t` ends, also when one of them fails to start. */
+async function startTogether (t: Test, dbPaths: string[], env: Record<string, string>): Promise<RunningServer[]> {
+  const started = await Promise.allSettled(dbPaths.map(async (dbPath) => await startServer(dbPath, env)))
+  const servers = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : [])
+  t.teardown(async () => { await Promise.all(servers.map(async (server) => await server.stop())) })
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return servers
 }
 
 t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
@@ -63,11 +75,7 @@ t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
     TEMPCLOCK_DOCUMENT_EXPIRY_INTERVAL_MS: '100'
   }
   const dir = t.testdir()
-  const [a, b] = await Promise.all([
-    startServer(join(dir, 'unused-a.db'), env),
-    startServer(join(dir, 'unused-b.db'), env)
-  ]) as [RunningServer, RunningServer]
-  t.teardown(async () => { await Promise.all([a.stop(), b.stop()]) })
+  const [a, b] = await startTogether(t, [join(dir, 'unused-a.db'), join(dir, 'unused-b.db')], env) as [RunningServer, RunningServer]
   const servers = [a, b] as const
 
   t.test('document_expired fires once per document when both processes start with expired documents', async (t) => {
@@ -163,6 +171,41 @@ t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
     }
   })
 
+  t.test('a subscription deleted through one process gets nothing more from either', async (t) => {
+    const account = await newAccount('Deleting')
+    // an endpoint that holds every request until told to answer: the loops fill their slots and
+    // queue what they have claimed behind them
+    const arrived: number[] = []
+    const held: ServerResponse[] = []
+    let holding = true
+    const slow = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        arrived.push(performance.now())
+        if (holding) held.push(res)
+        else res.end('ok')
+      })
+    })
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+    t.teardown(async () => {
+      slow.closeAllConnections()
+      await new Promise((resolve) => slow.close(resolve))
+    })
+    const hook = await request(a, account.key, 'POST', '/api/v1/webhooks.php', { url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, events: ['clock_in'] })
+    t.equal(hook.status, 201)
+    await engine.write(async (trx) => { for (let i = 0; i < 60; i++) await recordEvent(trx, account.id, 'clock_in', { n: i }) })
+    // both processes hold attempts (4 each, the per-subscription limit) and claimed ones behind them
+    await waitFor(() => held.length >= 8, 20_000, 'both loops sending')
+    const deleted = await request(a, account.key, 'DELETE', `/api/v1/webhooks.php?id=${String(hook.body.data.id)}`)
+    t.equal(deleted.status, 200)
+    const deletedAt = performance.now()
+    holding = false
+    for (const res of held.splice(0)) res.end('ok')
+    await sleep(1500)
+    const late = arrived.filter((at) => at > deletedAt)
+    t.equal(late.length, 0, `no request sent after the deletion (${late.length} were; ${arrived.length} in all)`)
+  })
+
   t.test('both delivery loops deliver each of 500 events once per subscription', async (t) => {
     const account = await newAccount('Hooks')
     for (const path of ['/one', '/two']) {
@@ -193,7 +236,9 @@ t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
     t.same(duplicates, [], 'no delivery sent twice')
     t.same(missing, [], 'none missing')
     t.equal(received().length, 1000, `1000 requests in ${Math.round(elapsed)} ms`)
-    const sent = await engine.db.selectFrom('webhook_deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute()
+    const sent = await engine.db.selectFrom('webhook_deliveries').innerJoin('webhook_subscriptions', 'webhook_subscriptions.id', 'webhook_deliveries.subscription_id')
+      .where('webhook_subscriptions.account_id', '=', account.id)
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute()
     t.same(sent.map((r) => [r.status, Number(r.n)]), [['delivered', 1000]], 'every delivery recorded as delivered')
     t.comment(`deliveries: ${Math.round(elapsed)} ms for 1000`)
   })
