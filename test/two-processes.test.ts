@@ -19,6 +19,9 @@ import { startReceiver, waitFor } from './webhook-receiver.js'
 // process would give. The two servers are shared by the subtests, each on its own account.
 
 const skip = await postgresSkip() || redisSkip
+// two server starts, 1000 webhook deliveries and 600 expiry events: about a minute on a busy
+// 2-core machine, so more than the suite's default per file
+t.setTimeout(240_000)
 
 interface Answer { status: number, body: any, headers: Headers }
 
