@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from './types.js'
 import { toIsoSeconds } from '../domain/time.js'
 import type { FairCandidate, OutboxEvent } from '../domain/webhook-delivery.js'
-import type { Engine } from './engine/engine.js'
+import type { CompiledQuery, Engine } from './engine/engine.js'
 
 /** A delivery claimed by the loop, with what it needs to send it. */
 export interface ClaimedDelivery {
@@ -40,6 +40,12 @@ export type AttemptOutcome =
   /** abandoned at shutdown (or its lease ran short before it started): not counted, due again at once */
   | { kind: 'released', id: number, atMs: number }
 
+/** The subscription's current URL and secret, for one attempt. */
+export interface DeliveryTarget {
+  url: string
+  secret: string
+}
+
 interface SubscriptionTarget {
   id: number
   account_id: number
@@ -53,7 +59,24 @@ export const PRUNE_BATCH = 500
 
 /** The delivery side of webhooks: fan-out of the outbox, the state of each delivery, pruning. */
 export class WebhookOutbox {
-  constructor (private readonly engine: Engine) {}
+  readonly #target: CompiledQuery<DeliveryTarget, 'id'>
+
+  constructor (private readonly engine: Engine) {
+    this.#target = engine.compile((param) => engine.db.selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+      .select(['s.url', 's.secret'])
+      .where('d.id', '=', param('id')).where(sql<boolean>`d.status = 'pending'`)
+      .where(sql<boolean>`s.active = true`).where('s.deleted_at', 'is', null))
+  }
+
+  /**
+   * Where a claimed delivery goes now, just before it is sent: undefined when it is no longer
+   * pending or its subscription is inactive or deleted. Another process may have changed the
+   * subscription since the claim (a URL, a deactivation), which this process was not told of.
+   */
+  async target (id: number): Promise<DeliveryTarget | undefined> {
+    return await this.#target.readFirst({ id })
+  }
 
   /**
    * Fans a batch of undispatched events out to the matching active subscriptions of the SAME
@@ -141,11 +164,17 @@ export class WebhookOutbox {
     return await this.engine.write(async (trx) => {
       for (const outcome of outcomes) await applyOutcome(trx, outcome)
       if (window === null) return []
-      const ids = choose(await dueDeliveries(this.engine, trx, nowMs, window, exclude)).map((d) => d.id)
+      let ids = choose(await dueDeliveries(this.engine, trx, nowMs, window, exclude)).map((d) => d.id)
       if (ids.length === 0) return []
       const leaseUntil = nowMs + leaseMs
-      await trx.updateTable('webhook_deliveries').set({ next_attempt_ms: leaseUntil })
-        .where('id', 'in', ids).execute()
+      // the claim itself re-checks that each delivery is still due: another process's claim that
+      // committed after this transaction's rows were read has moved it out of reach, and the row
+      // lock makes this wait for one still in progress, so a delivery is never claimed twice
+      const taken = new Set((await trx.updateTable('webhook_deliveries').set({ next_attempt_ms: leaseUntil })
+        .where('id', 'in', ids).where('status', '=', 'pending').where('next_attempt_ms', '<=', nowMs)
+        .returning('id').execute()).map((r) => r.id))
+      ids = ids.filter((id) => taken.has(id))
+      if (ids.length === 0) return []
       const rows = await trx.selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
         .innerJoin('events as e', 'e.id', 'd.event_id')
@@ -234,6 +263,9 @@ async function dueDeliveries (engine: Engine, trx: Kysely<Database>, nowMs: numb
     .crossJoin('webhook_deliveries as d')
     .select(['d.id', 'd.subscription_id', 's.account_id'])
     .where('s.deleted_at', 'is', null).where('s.active', '=', true)
+    // repeated on `d` itself: a row another process claimed and committed since this statement
+    // began is re-checked against these once locked, and dropped, rather than chosen in vain
+    .where('d.status', '=', 'pending').where('d.next_attempt_ms', '<=', nowMs)
     .where('d.id', 'in', (eb) => {
       let due = eb.selectFrom('webhook_deliveries as due').select('due.id')
         .whereRef('due.subscription_id', '=', 's.id')

@@ -1,5 +1,5 @@
 import type { Engine } from '../db/engine/engine.js'
-import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DueDelivery, type DueWindow } from '../db/webhook-outbox.js'
+import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DeliveryTarget, type DueDelivery, type DueWindow } from '../db/webhook-outbox.js'
 import { deliveryBody, pickFair, retryDelayMs, signBody, START_CURSOR, type FairCursor, type FairLoad } from '../domain/webhook-delivery.js'
 import { sendWebhook, type SendRequest } from './webhook-sender.js'
 
@@ -292,16 +292,27 @@ export class WebhookDispatcher {
   }
 
   async #attempt (delivery: ClaimedDelivery): Promise<AttemptOutcome> {
+    // the subscription may have changed since the claim, through another process that cannot
+    // reach this one's queue (forgetSubscription): send only while it still stands, to its URL now
+    let target: DeliveryTarget | undefined
+    try {
+      target = await this.#outbox.target(delivery.id)
+    } catch {
+      // the database is unreachable: due again once it answers
+      return { kind: 'released', id: delivery.id, atMs: this.#clock() }
+    }
+    // given up meanwhile (the release changes nothing then), or due again for the claim to settle
+    if (target === undefined) return { kind: 'released', id: delivery.id, atMs: this.#clock() }
     const body = deliveryBody(delivery.event)
     const result = await sendWebhook({
-      url: delivery.url,
+      url: target.url,
       body,
       headers: {
         'content-type': 'application/json',
         'user-agent': USER_AGENT,
         'x-tempclock-event': delivery.event.type,
         'x-tempclock-delivery': String(delivery.id),
-        'x-tempclock-signature': signBody(delivery.secret, body)
+        'x-tempclock-signature': signBody(target.secret, body)
       },
       timeoutMs: this.#options.timeoutMs,
       connectTimeoutMs: this.#options.connectTimeoutMs,
