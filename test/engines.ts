@@ -26,6 +26,10 @@ export const ONCE: Readonly<Record<string, string>> = {
   // chooses its databases itself
   'engine-postgres.test.ts': 'the PostgreSQL engine on databases of its own',
   'engine-compare.test.ts': 'sends the same requests to both engines',
+  'cli-postgres.test.ts': 'the CLI on PostgreSQL databases of its own',
+  'copy-to-postgres.test.ts': 'copies SQLite files into PostgreSQL databases of its own',
+  'two-processes.test.ts': 'two server processes on a PostgreSQL database of its own',
+  'two-processes-failure.test.ts': 'a private PostgreSQL and Redis it stops and starts',
   // the CLI on a SQLite file (CLI commands on PostgreSQL have tests of their own)
   'cli.test.ts': 'the CLI on a SQLite file',
   'cli-while-serving.test.ts': 'the CLI on a SQLite file a server has open',
