@@ -275,7 +275,7 @@ async function dueDeliveries (engine: Engine, trx: Kysely<Database>, nowMs: numb
     })
     // accounts after the last one served come first, so a long list cannot always cut off the same ones
     .orderBy(sql<number>`s.account_id <= ${window.afterAccount}`).orderBy('s.account_id').orderBy('s.id').orderBy('d.next_attempt_ms').orderBy('d.id')
-    .limit(window.rows))
+    .limit(window.rows), 'd')
     .execute()
   return rows.map((r) => ({ id: r.id, accountId: r.account_id, subscriptionId: r.subscription_id }))
 }

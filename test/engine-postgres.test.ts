@@ -203,6 +203,34 @@ t.test('claimable rows: a second claimer skips the row the first holds', { skip 
   t.equal(b, second)
 })
 
+t.test('claimable with `of` locks only the claimed table\'s rows: a joined row another write holds does not hide them', { skip }, async (t) => {
+  const engine = await freshEngine(t)
+  const account = await insertAccount(engine, 'owner')
+  const department = await engine.write(async (trx) => (await untyped(trx).insertInto('departments')
+    .values({ account_id: account, name: 'Stores', created_at: NOW, updated_at: NOW })
+    .returning('id').executeTakeFirstOrThrow()).id as number)
+  const claim = async (trx: Kysely<any>, of?: 'd'): Promise<number | undefined> =>
+    (await engine.sql.claimable(trx.selectFrom('departments as d').innerJoin('accounts as a', 'a.id', 'd.account_id')
+      .select('d.id'), of).executeTakeFirst())?.id
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let lockedAccount!: () => void
+  const accountLocked = new Promise<void>((resolve) => { lockedAccount = resolve })
+  // another write holds the account row, as a subscription update holds a subscription
+  const holder = engine.write(async (trx) => {
+    await untyped(trx).selectFrom('accounts').select('id').where('id', '=', account).forUpdate().execute()
+    lockedAccount()
+    await held
+  })
+  await accountLocked
+  const withOf = await engine.write(async (trx) => await claim(trx, 'd'))
+  const withoutOf = await engine.write(async (trx) => await claim(trx))
+  release()
+  await holder
+  t.equal(withOf, department, 'claimed although its account row is locked')
+  t.equal(withoutOf, undefined, 'without `of` the joined row\'s lock hides it (what `of` is for)')
+})
+
 t.test('a deadlock rolls one write back and runs it again', { skip }, async (t) => {
   const engine = await freshEngine(t)
   const one = await insertAccount(engine, 'one')

@@ -102,9 +102,11 @@ export interface DialectSql {
 
   /**
    * Rows a worker loop claims: locked for this transaction, skipping rows another process has
-   * locked (PostgreSQL's FOR UPDATE SKIP LOCKED). SQLite's single writer needs nothing.
+   * locked (PostgreSQL's FOR UPDATE SKIP LOCKED). With a join, `of` names the table (or alias)
+   * whose rows are claimed, so the rows it is joined with stay free for other claims. SQLite's
+   * single writer needs nothing.
    */
-  claimable: <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>) => SelectQueryBuilder<DB, TB, O>
+  claimable: <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, of?: TB & string) => SelectQueryBuilder<DB, TB, O>
 
   /**
    * Serialises the transactions that take the same `key` (a worker's clock events, one

@@ -38,7 +38,7 @@ export const postgresSql: DialectSql = {
   jsonArrayContains: (column, value) =>
     sql<SqlBool>`${sql.ref(column)} @> ${JSON.stringify([value])}::jsonb`,
 
-  claimable: (query) => query.forUpdate().skipLocked(),
+  claimable: (query, of) => (of === undefined ? query.forUpdate() : query.forUpdate(of as never)).skipLocked(),
 
   lockKey: async (trx: Kysely<Database>, key: string) => {
     // outside a transaction the lock would be released as soon as it is taken
