@@ -53,11 +53,13 @@ t.test('loadConfig: values from the environment', async (t) => {
     TEMPCLOCK_DB_SYNCHRONOUS: 'normal',
     TEMPCLOCK_BODY_LIMIT: '2048',
     TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'true',
-    TEMPCLOCK_PORTAL_SECURE_COOKIES: '1'
+    TEMPCLOCK_PORTAL_SECURE_COOKIES: '1',
+    TEMPCLOCK_DATABASE_POOL_SIZE: '20'
   }), {
     host: '0.0.0.0',
     port: 8080,
     dbPath: '/var/lib/tempclock/prod.db',
+    databasePoolSize: 20,
     logLevel: 'warn',
     synchronous: 'NORMAL',
     bodyLimit: 2048,
