@@ -26,6 +26,7 @@ export const ONCE: Readonly<Record<string, string>> = {
   // chooses its databases itself
   'engine-postgres.test.ts': 'the PostgreSQL engine on databases of its own',
   'engine-compare.test.ts': 'sends the same requests to both engines',
+  'test-databases.test.ts': 'the PostgreSQL run\'s own test databases',
   // the CLI on a SQLite file (CLI commands on PostgreSQL have tests of their own)
   'cli.test.ts': 'the CLI on a SQLite file',
   'cli-while-serving.test.ts': 'the CLI on a SQLite file a server has open',
