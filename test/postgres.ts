@@ -439,7 +439,8 @@ async function returnToPool (prefix: string): Promise<void> {
   await withAdmin(async (admin) => {
     for (const name of names) {
       const pooled = prefix + randomBytes(6).toString('hex')
-      await admin.query(`alter database ${name} rename to ${pooled}`)
+      // a closed app's server processes may take a moment to go: until then the rename waits
+      await retryWhileInUse(async () => await admin.query(`alter database ${name} rename to ${pooled}`))
         .catch(async () => await admin.query(`drop database if exists ${name} with (force)`))
         .catch(() => {})
     }
