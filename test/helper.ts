@@ -187,6 +187,16 @@ export async function startServer (dbPath: string, env: Record<string, string> =
   }
 }
 
+/** Starts one server per database at the same time; stopped when `t` ends, also when one of them fails to start. */
+export async function startTogether (t: { teardown: (fn: () => unknown) => void }, dbPaths: string[], env: Record<string, string>): Promise<RunningServer[]> {
+  const started = await Promise.allSettled(dbPaths.map(async (dbPath) => await startServer(dbPath, env)))
+  const servers = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : [])
+  t.teardown(async () => { await Promise.all(servers.map(async (server) => await server.stop())) })
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return servers
+}
+
 export interface CliResult { code: number | null, stdout: string, stderr: string }
 
 /** Runs a compiled script in its own Node process to its exit; `env` replaces the environment. */

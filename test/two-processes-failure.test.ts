@@ -7,7 +7,7 @@ import { openPostgresEngine } from '../db/engine/postgres/index.js'
 import { postgresMigrations } from '../db/migrations/postgres/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
-import { startServer, type RunningServer } from './helper.js'
+import { startTogether, type RunningServer } from './helper.js'
 import { postgresSkip, TestPostgresServer } from './postgres.js'
 import { redisSkip, TestRedis } from './redis-server.js'
 import { waitFor } from './webhook-receiver.js'
@@ -38,15 +38,6 @@ async function request (server: RunningServer, path: string, key?: string, metho
   return { status: res.status, body: text === '' ? null : JSON.parse(text), ms: Math.round(performance.now() - started) }
 }
 
-/** Starts the servers at the same time; stopped when `t` ends, also when one of them fails to start. */
-async function startTogether (t: Test, dbPaths: string[], env: Record<string, string>): Promise<RunningServer[]> {
-  const started = await Promise.allSettled(dbPaths.map(async (dbPath) => await startServer(dbPath, env)))
-  const servers = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : [])
-  t.teardown(async () => { await Promise.all(servers.map(async (server) => await server.stop())) })
-  const failed = started.find((s) => s.status === 'rejected')
-  if (failed !== undefined) throw failed.reason
-  return servers
-}
 
 t.test('two processes on a private PostgreSQL and Redis', { skip }, async (t) => {
   const postgres = await TestPostgresServer.start(t)

@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -9,7 +9,7 @@ import { createAccount, setApiEnabled } from '../db/accounts.js'
 import { createApiKey, revokeApiKey } from '../db/api-keys.js'
 import { recordEvent } from '../db/events.js'
 import { WorkerStore } from '../db/workers.js'
-import { startServer, type RunningServer } from './helper.js'
+import { startTogether, type RunningServer } from './helper.js'
 import { freshPostgresDatabase, postgresSkip } from './postgres.js'
 import { redisSkip, TestRedis } from './redis-server.js'
 import { startReceiver, waitFor } from './webhook-receiver.js'
@@ -35,15 +35,6 @@ async function request (server: RunningServer, key: string, method: string, path
   return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers }
 }
 
-/** Starts the servers at the same time; stopped when `t` ends, also when one of them fails to start. */
-async function startTogether (t: Test, dbPaths: string[], env: Record<string, string>): Promise<RunningServer[]> {
-  const started = await Promise.allSettled(dbPaths.map(async (dbPath) => await startServer(dbPath, env)))
-  const servers = started.flatMap((s) => s.status === 'fulfilled' ? [s.value] : [])
-  t.teardown(async () => { await Promise.all(servers.map(async (server) => await server.stop())) })
-  const failed = started.find((s) => s.status === 'rejected')
-  if (failed !== undefined) throw failed.reason
-  return servers
-}
 
 t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
   const url = await freshPostgresDatabase(t)
