@@ -28,7 +28,7 @@ interface TapLike {
 
 /**
  * The engine the test apps run on: SQLite (`:memory:`) unless TEMPCLOCK_TEST_ENGINE=postgres, which
- * `npm test` sets for its second run (the files it runs there: test/engines.json).
+ * the PostgreSQL run's files set (test/engines.ts writes them).
  */
 export const TEST_ENGINE: 'sqlite' | 'postgres' = process.env.TEMPCLOCK_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
 export const ON_POSTGRES = TEST_ENGINE === 'postgres'
