@@ -16,6 +16,9 @@ import { parseScopeList } from '../domain/scopes.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
 import { checkDatabaseUrl, passwordsOf, redactDatabaseUrl, withoutPassword } from './database-url.js'
 
+/** the most pages better-sqlite3's backup copies in one step: all that remain */
+const ALL_REMAINING_PAGES = 0x7fffffff
+
 /** A failure the operator caused: printed as one line, exit code 1. */
 export class CliError extends Error {}
 
@@ -358,7 +361,10 @@ export function buildCli (io: CliContext, secrets = new Set<string>()): Command 
       const destination = resolve(file)
       mkdirSync(dirname(destination), { recursive: true })
       const pages = await withDb(cmd, async (engine) => {
-        const result = await (engine as SqliteEngine).sqlite.backup(destination)
+        // after the first step (which copies nothing), every remaining page in ONE step: SQLite
+        // restarts a stepwise backup whenever another connection writes between two steps, so a
+        // busy server's file would never finish copying in steps of 100 pages
+        const result = await (engine as SqliteEngine).sqlite.backup(destination, { progress: () => ALL_REMAINING_PAGES })
         return result.totalPages
       }).catch((err: Error) => { throw err instanceof CliError ? err : new CliError(`backup failed: ${err.message}`) })
       print(cmd, { ok: true, file: destination, pages }, `Backed up ${pages} pages to ${destination}`)

@@ -101,6 +101,36 @@ t.test('accounts and keys: create, list, enable/disable, revoke — human and --
   ])
 })
 
+t.test('backup finishes while another connection writes all the time', async (t) => {
+  // SQLite restarts a stepwise backup after every write by another connection (a running server)
+  const dir = t.testdir()
+  const dbPath = join(dir, 'tempclock.db')
+  const cli = cliOn(dbPath)
+  await json(await cli('--json', 'migrate'))
+  const server = new BetterSqlite3(dbPath)
+  t.teardown(() => { server.close() })
+  server.pragma('journal_mode = WAL')
+  server.exec('create table filler (id integer primary key, b blob)')
+  const fill = server.prepare('insert into filler (b) values (randomblob(3000))')
+  server.transaction(() => { for (let i = 0; i < 3000; i++) fill.run() })()
+  const write = server.prepare("insert into filler (b) values (x'00')")
+  const writing = setInterval(() => { write.run() }, 1)
+  t.teardown(() => { clearInterval(writing) })
+
+  let deadline: NodeJS.Timeout | undefined
+  const backup = await Promise.race([
+    cli('--json', 'backup', join(dir, 'copy.db')),
+    new Promise<CliResult>((resolve) => { deadline = setTimeout(() => { resolve({ code: null, stdout: '', stderr: 'still copying after 20 s' }) }, 20_000) })
+  ])
+  clearTimeout(deadline)
+  clearInterval(writing)
+  t.equal(backup.code, 0, backup.stderr)
+  const copy = new BetterSqlite3(join(dir, 'copy.db'), { readonly: true })
+  t.teardown(() => { copy.close() })
+  t.equal(copy.pragma('integrity_check', { simple: true }), 'ok')
+  t.ok((copy.prepare('select count(*) as n from filler').get() as { n: number }).n >= 3000, 'every row written before the backup began')
+})
+
 t.test('migrate and backup', async (t) => {
   const dir = t.testdir()
   const dbPath = join(dir, 'tempclock.db')
