@@ -243,7 +243,7 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const body = JSON.stringify({ name: 'Late Depot' })
   const { port } = new URL(server.url)
   const exited = once(server.process, 'exit') as Promise<[number | null]>
-  const response = new Promise<{ status: number, body: string }>((resolve, reject) => {
+  const response = new Promise<{ status: number, body: string, connection: string | undefined, at: number }>((resolve, reject) => {
     const req = httpRequest({
       host: '127.0.0.1',
       port,
@@ -253,7 +253,7 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
     }, (res) => {
       let text = ''
       res.on('data', (c: Buffer) => { text += c.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection, at: Date.now() }))
     })
     req.on('error', reject)
     req.write(body.slice(0, 5))
@@ -265,8 +265,11 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const answer = await response
   t.equal(answer.status, 201, 'the in-flight request completed')
   t.match(JSON.parse(answer.body), { data: { name: 'Late Depot' } })
+  // the client is told not to reuse the connection, so the server need not wait for it to go idle
+  t.equal(answer.connection, 'close')
   const [code] = await exited
   t.equal(code, 0, 'then the server exited 0')
+  t.ok(Date.now() - answer.at < 2_000, `and promptly (${Date.now() - answer.at} ms after the answer), not after the keep-alive timeout`)
 
   const db = new BetterSqlite3(dbPath, { readonly: true })
   t.same(db.prepare('select name from locations').all(), [{ name: 'Late Depot' }], 'and the write is on disk')
