@@ -27,15 +27,20 @@ export default fp(async function webhooksPlugin (fastify) {
     subscriptionConcurrency: config.webhooksSubscriptionConcurrency,
     retentionMs: config.webhooksRetentionDays * 86_400_000,
     allowLoopback: config.webhooksAllowLoopback,
+    wakeups: fastify.engine.wakeups,
     log: fastify.log
   })
   fastify.decorate('webhooks', dispatcher)
-  if (!config.webhooksEnabled) return
+  // registered after the db plugin, so this runs before the database is closed
+  fastify.addHook('onClose', async () => { await dispatcher.stop() })
+  // a process whose own loop is off still wakes the others' (on PostgreSQL)
+  if (!config.webhooksEnabled && fastify.engine.wakeups === undefined) return
 
-  fastify.addHook('onReady', async () => { dispatcher.start() })
+  if (config.webhooksEnabled) fastify.addHook('onReady', async () => { await dispatcher.start() })
   // a write may have recorded an event (even a refused one: clock.geofence_refused): wake the
-  // loop instead of waiting for the poll; nudges within a few ms share one pass. Only routes that
-  // take writes get the hook, so reads pay nothing for it.
+  // loop (this process's, or the others' when it runs none) instead of waiting for the poll;
+  // nudges within a few ms share one pass. Only routes that take writes get the hook, so reads
+  // pay nothing for it.
   const nudge: onResponseHookHandler = (request, _reply, done) => {
     if (!READS.has(request.method)) dispatcher.nudge()
     done()
@@ -46,6 +51,4 @@ export default fp(async function webhooksPlugin (fastify) {
     const existing = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse]
     route.onResponse = [...existing, nudge]
   })
-  // registered after the db plugin, so this runs before the database is closed
-  fastify.addHook('onClose', async () => { await dispatcher.stop() })
 }, { name: 'webhooks', dependencies: ['config', 'db'] })

@@ -1,4 +1,4 @@
-import type { Engine } from '../db/engine/engine.js'
+import type { Engine, Wakeups } from '../db/engine/engine.js'
 import { PRUNE_BATCH, WebhookOutbox, type AttemptOutcome, type ClaimedDelivery, type DeliveryTarget, type DueDelivery, type DueWindow } from '../db/webhook-outbox.js'
 import { deliveryBody, pickFair, retryDelayMs, signBody, START_CURSOR, type FairCursor, type FairLoad } from '../domain/webhook-delivery.js'
 import { sendWebhook, type SendRequest } from './webhook-sender.js'
@@ -26,6 +26,8 @@ export interface DispatcherOptions {
   /** 0 ≤ x < 1, for the retry jitter */
   random?: () => number
   resolver?: SendRequest['resolver']
+  /** this loop is woken by the other processes, and wakes them when it stops or runs no loop (PostgreSQL) */
+  wakeups?: Wakeups
   log?: { error: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
 }
 
@@ -34,8 +36,10 @@ const USER_AGENT = 'TempClock-Webhooks/1.1'
 const CLOSE_GRACE_MS = 2000
 const yieldToIo = async (): Promise<void> => { await new Promise<void>((resolve) => setImmediate(resolve)) }
 
-/** a nudge runs a pass this soon: a burst of writes shares one pass */
+/** a nudge runs a pass this soon: a burst of writes shares one pass (and one notification) */
 const NUDGE_DELAY_MS = 5
+/** the LISTEN/NOTIFY channel the processes' loops wake each other on */
+export const WAKE_CHANNEL = 'tempclock_webhooks'
 /** deliveries claimed ahead, as a multiple of each limit (in all, per account, per subscription) */
 const PREFETCH = 4
 /** due deliveries one claim looks at */
@@ -81,8 +85,12 @@ export class WebhookDispatcher {
   #again = false
   #started = false
   #stopped = false
+  #tellTimer: NodeJS.Timeout | null = null
+  #stopListening: (() => void) | null = null
+  readonly #engine: Engine
 
   constructor (engine: Engine, options: DispatcherOptions) {
+    this.#engine = engine
     this.#outbox = new WebhookOutbox(engine)
     this.#options = options
     this.#clock = options.clock ?? Date.now
@@ -98,17 +106,49 @@ export class WebhookDispatcher {
     return this.#inFlight.size
   }
 
-  start (): void {
+  /** Starts the loop; resolves once it listens for the other processes' wake-ups (if any). */
+  async start (): Promise<void> {
     if (this.#started || this.#stopped) return
     this.#started = true
     this.#schedule(0)
+    const stop = await this.#options.wakeups?.listen(WAKE_CHANNEL, () => { this.#wake() })
+    if (this.#stopped) stop?.()
+    else this.#stopListening = stop ?? null
   }
 
-  /** Wake the loop now (a write may have recorded an event). Cheap; a no-op unless started. */
+  /**
+   * A write may have recorded an event: wake this process's loop, or, in a process that runs
+   * none, the other processes' loops (a burst of writes sends one notification). Cheap. A process
+   * with a loop of its own does not wake the others: they would only race it for the same rows.
+   */
   nudge (): void {
+    if (this.#stopped) return
+    if (this.#started) this.#wake()
+    else this.#tellOthers()
+  }
+
+  #wake (): void {
     if (!this.#started || this.#stopped) return
     if (this.#ticking !== null) { this.#again = true; return }
     this.#schedule(NUDGE_DELAY_MS)
+  }
+
+  #tellOthers (): void {
+    if (this.#options.wakeups === undefined || this.#tellTimer !== null) return
+    this.#tellTimer = setTimeout(() => {
+      this.#tellTimer = null
+      void this.#notify()
+    }, NUDGE_DELAY_MS)
+    this.#tellTimer.unref()
+  }
+
+  async #notify (): Promise<void> {
+    try {
+      await this.#options.wakeups?.notify(WAKE_CHANNEL)
+    } catch (err) {
+      // the others find the work at their next poll; an unreachable database is reported elsewhere
+      if (!this.#engine.isUnavailable(err)) this.#options.log?.warn({ err }, 'webhooks: could not wake the other processes')
+    }
   }
 
   /**
@@ -123,7 +163,7 @@ export class WebhookDispatcher {
       else keep.push(queued)
     }
     this.#queue = keep
-    this.nudge()
+    this.#wake()
   }
 
   /** One pass (fan out, claim and send what is due), wait for its attempts, record them. */
@@ -136,8 +176,11 @@ export class WebhookDispatcher {
   /** Stops the loop: no new attempts; those in flight get a short grace, then are abandoned (released, uncounted). */
   async stop (): Promise<void> {
     this.#stopped = true
+    this.#stopListening?.()
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    if (this.#tellTimer !== null) clearTimeout(this.#tellTimer)
+    this.#tellTimer = null
     if (this.#ticking !== null) await this.#ticking
     if (this.#inFlight.size > 0) {
       let graceTimer: NodeJS.Timeout | undefined
@@ -147,9 +190,11 @@ export class WebhookDispatcher {
       this.#abort.abort()
       await Promise.all([...this.#inFlight.values()].map((a) => a.done))
     }
-    // claimed but never started: due again at once after a restart
+    // claimed but never started, or abandoned: due again at once, for the other processes (woken
+    // now, as for a write whose notification was still pending) or after a restart
     for (const queued of this.#queue.splice(0)) this.#outcomes.push({ kind: 'released', id: queued.id, atMs: this.#clock() })
     await this.#settle()
+    await this.#notify()
   }
 
   /** Writes the finished attempts (without claiming more). */
@@ -286,7 +331,7 @@ export class WebhookDispatcher {
       .finally(() => {
         this.#inFlight.delete(delivery.id)
         this.#fill()
-        this.nudge() // record the outcome (and claim more)
+        this.#wake() // record the outcome (and claim more)
       })
     this.#inFlight.set(delivery.id, { delivery, done })
   }

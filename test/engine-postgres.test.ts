@@ -13,6 +13,7 @@ import { postgresMigrations } from '../db/migrations/postgres/index.js'
 import { migrations as sqliteMigrations } from '../db/migrations/sqlite/index.js'
 import { DB_INSIDE_WRITE, NESTED_WRITE, withUnitExtension } from '../db/engine/write-scope.js'
 import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip, TestPostgresServer } from './postgres.js'
+import { waitFor } from './webhook-receiver.js'
 
 const skip = await postgresSkip()
 const NOW = '2026-12-07T06:35:43Z'
@@ -341,6 +342,32 @@ async function closedPort (): Promise<number> {
   await once(server, 'close')
   return port
 }
+
+t.test('wakeups: a notification wakes the other processes, not its sender; a lost listener reconnects and wakes once', { skip }, async (t) => {
+  const url = await freshPostgresDatabase(t)
+  const applicationName = `wakeups-test-${process.pid}`
+  const a = openPostgresEngine({ url, applicationName })
+  t.teardown(async () => { await a.close() })
+  const b = open(t, url)
+  let woken = 0
+  let sender = 0
+  await a.wakeups!.listen('tempclock_test', () => { woken++ })
+  await b.wakeups!.listen('tempclock_test', () => { sender++ })
+  await b.wakeups!.notify('tempclock_test')
+  await waitFor(() => woken === 1, 5000, 'the other process woken')
+  await sleep(100)
+  t.equal(sender, 0, 'the sender is not woken by itself')
+
+  // the listening connection is cut (a restarted server): it comes back, and wakes once for
+  // whatever was announced while it was away
+  const cut = await b.pool.query('select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1', [`${applicationName} listener`])
+  t.same(cut.rows, [{ ok: true }])
+  await waitFor(() => woken === 2, 5000, 'the reconnected listener')
+  await b.wakeups!.notify('tempclock_test')
+  await waitFor(() => woken === 3, 5000, 'a notification after the reconnect')
+
+  await t.rejects(b.wakeups!.notify('Robert\'); drop table accounts; --'), /not a channel name/)
+})
 
 t.test('an unreachable server: unavailable errors, fast, and no crash', async (t) => {
   const port = await closedPort()

@@ -30,6 +30,7 @@ export const ONCE: Readonly<Record<string, string>> = {
   'two-processes.test.ts': 'two server processes on a PostgreSQL database of its own',
   'two-processes-failure.test.ts': 'a private PostgreSQL and Redis it stops and starts',
   'test-databases.test.ts': 'the PostgreSQL run\'s own test databases',
+  'webhook-wakeups.test.ts': 'two apps on a PostgreSQL database of its own',
   // the CLI on a SQLite file (CLI commands on PostgreSQL have tests of their own)
   'cli.test.ts': 'the CLI on a SQLite file',
   'cli-while-serving.test.ts': 'the CLI on a SQLite file a server has open',

@@ -49,6 +49,13 @@ export interface Engine {
    */
   readonly changes: ChangeSource | undefined
 
+  /**
+   * Wakes a loop (the webhook deliveries) in the other processes that share the database:
+   * PostgreSQL's LISTEN/NOTIFY. Undefined on SQLite, whose loop runs in the one server process;
+   * a CLI's writes are found at its next poll.
+   */
+  readonly wakeups: Wakeups | undefined
+
   /** SQL that differs by dialect, for the resource modules. */
   readonly sql: DialectSql
 
@@ -74,6 +81,17 @@ export interface CompiledQuery<Row, Name extends string> {
   /** Inside a write, on its transaction. */
   run: (trx: Kysely<Database>, values: Record<Name, unknown>) => Promise<Row[]>
   runFirst: (trx: Kysely<Database>, values: Record<Name, unknown>) => Promise<Row | undefined>
+}
+
+export interface Wakeups {
+  /** Wakes every other process listening on `channel` (lowercase letters, digits, `_`). */
+  notify: (channel: string) => Promise<void>
+  /**
+   * Calls `fn` whenever another process notifies `channel`, and once after a lost connection is
+   * back (what was sent meanwhile is not replayed). Resolves once listening, or after a failed
+   * first attempt (it keeps trying); the function it resolves to stops the calls.
+   */
+  listen: (channel: string, fn: () => void) => Promise<() => void>
 }
 
 export interface ChangeSource {

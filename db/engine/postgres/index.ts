@@ -8,6 +8,7 @@ import { compileNamed } from './compiled.js'
 import { postgresSql } from './dialect.js'
 import { isRetryableConflict, isUnavailable } from './errors.js'
 import { rowTypes } from './types.js'
+import { PostgresWakeups } from './wakeups.js'
 
 export interface PostgresEngineOptions {
   /** `postgres://user:password@host:port/database` (pg's connection string, `?host=/socket/dir` too) */
@@ -69,6 +70,13 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
     })
   })
 
+  const wakeups = new PostgresWakeups({
+    connectionString: options.url,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 2_000,
+    keepAlive: true,
+    application_name: `${options.applicationName ?? 'tempclock'} listener`
+  }, pool, report)
+
   let closed: Promise<void> | undefined
 
   return {
@@ -76,6 +84,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
     pool,
     db: base.withPlugin(new OutsideWriteOnly()),
     changes: undefined,
+    wakeups,
     sql: postgresSql,
 
     async write (fn) {
@@ -141,7 +150,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
     isUnavailable,
 
     async close () {
-      closed ??= base.destroy()
+      closed ??= wakeups.close().then(async () => { await base.destroy() })
       await closed
     }
   }

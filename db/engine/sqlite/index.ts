@@ -65,6 +65,7 @@ export function openSqliteEngine (options: SqliteOptions): SqliteEngine {
     },
     compile: (build) => compileSqlite(base, reader, build),
     changes: watch,
+    wakeups: undefined,
     sql: sqliteDialectSql,
     migrate: async () => { await migrateSqlite(base) },
     migrateReport: async () => await migrateSqlite(base),
