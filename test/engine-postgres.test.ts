@@ -11,7 +11,7 @@ import { openPostgresEngine, type PostgresEngine } from '../db/engine/postgres/i
 import { syncIdSequences } from '../db/engine/postgres/sequences.js'
 import { postgresMigrations } from '../db/migrations/postgres/index.js'
 import { migrations as sqliteMigrations } from '../db/migrations/sqlite/index.js'
-import { DB_INSIDE_WRITE, NESTED_WRITE, withUnitExtension } from '../db/engine/write-scope.js'
+import { DB_INSIDE_WRITE, NESTED_WRITE, type WriteOptions } from '../db/engine/write-scope.js'
 import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip, TestPostgresServer } from './postgres.js'
 
 const skip = await postgresSkip()
@@ -30,10 +30,10 @@ async function freshEngine (t: Test): Promise<PostgresEngine> {
   return open(t, await freshPostgresDatabase(t))
 }
 
-async function insertAccount (engine: PostgresEngine, name = 'Acme'): Promise<number> {
+async function insertAccount (engine: PostgresEngine, name = 'Acme', options?: WriteOptions): Promise<number> {
   return await engine.write(async (trx) => (await untyped(trx).insertInto('accounts')
     .values({ name, timezone: 'UTC', api_enabled: true as any, created_at: NOW, updated_at: NOW })
-    .returning('id').executeTakeFirstOrThrow()).id)
+    .returning('id').executeTakeFirstOrThrow()).id, options)
 }
 
 t.test('migrations apply once when two processes start together', { skip }, async (t) => {
@@ -137,11 +137,11 @@ t.test('a write commits with its unit extension, and the extension hears after t
     },
     committed: () => { committed++ }
   }
-  await withUnitExtension(extension, async () => { await insertAccount(engine, 'from the unit') })
+  await insertAccount(engine, 'from the unit', { extension })
   t.equal(committed, 1)
   const names = (await engine.db.selectFrom('accounts').select('name').orderBy('id').execute()).map((r) => r.name)
   t.same(names, ['from the unit', 'from the extension'])
-  await t.rejects(withUnitExtension(extension, async () => await engine.write(async () => { throw new Error('no') })), { message: 'no' })
+  await t.rejects(engine.write(async () => { throw new Error('no') }, { extension }), { message: 'no' })
   t.equal(committed, 1, 'a unit that fails commits nothing and is not reported')
   t.equal((await engine.db.selectFrom('accounts').select('id').execute()).length, 2)
 })
