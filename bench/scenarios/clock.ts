@@ -40,6 +40,9 @@ async function rawPostgresCommitsPerSecond (url: string, ms: number): Promise<nu
   }
 }
 
+/** The server as deployed: NODE_ENV=production turns the development-only write guard off (docs/operations.md). */
+const PRODUCTION = { NODE_ENV: 'production' }
+
 /** Where a clock scenario keeps its data: how to seed it, how the server reaches it, the disk's own rate. */
 interface ClockDatabase {
   open: () => Engine
@@ -56,7 +59,7 @@ function sqliteClockDatabase (ctx: BenchContext, name: string): ClockDatabase {
   const file = join(ctx.tmp, `${name}.db`)
   return {
     open: () => openSqliteEngine({ file }),
-    serverEnv: { TEMPCLOCK_DB: file, TEMPCLOCK_DB_SYNCHRONOUS: process.env.BENCH_SYNCHRONOUS ?? 'FULL' },
+    serverEnv: { ...PRODUCTION, TEMPCLOCK_DB: file, TEMPCLOCK_DB_SYNCHRONOUS: process.env.BENCH_SYNCHRONOUS ?? 'FULL' },
     diskRate: async () => rawCommitsPerSecond(join(ctx.tmp, `${name}-fsync.db`), 2000),
     diskRateName: 'disk: single-row commits/s',
     remove: async () => {}
@@ -84,7 +87,7 @@ async function postgresClockDatabase (ctx: BenchContext, name: string): Promise<
   ctx.log(`  pool size ${poolSize}`)
   return {
     open: () => database.open(),
-    serverEnv: { TEMPCLOCK_DATABASE_URL: database.url, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
+    serverEnv: { ...PRODUCTION, TEMPCLOCK_DATABASE_URL: database.url, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
     databaseUrl: database.url,
     diskRate: async () => await rawPostgresCommitsPerSecond(database.url, 2000),
     diskRateName: 'PostgreSQL: single-row commits/s, one connection',
