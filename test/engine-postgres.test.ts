@@ -20,7 +20,7 @@ const NOW = '2026-12-07T06:35:43Z'
 /** Raw rows, whatever db/types.ts says of their defaults and column types. */
 const untyped = (db: Kysely<any>): Kysely<any> => db
 
-function open (t: Test, url: string, options: { statementTimeoutMs?: number } = {}): PostgresEngine {
+function open (t: Test, url: string, options: { statementTimeoutMs?: number, writeGuard?: boolean, poolSize?: number, connectionTimeoutMs?: number } = {}): PostgresEngine {
   const engine = openPostgresEngine({ url, ...options })
   t.teardown(async () => { await engine.close() })
   return engine
@@ -57,6 +57,29 @@ t.test('misuse throws at once: engine.db inside a write, a write inside a write'
   await t.rejects(engine.write(async () => { await engine.sql.lockKey(engine.db, 'k') }), /lockKey needs the trx/)
   // and the engine still works afterwards (nothing left waiting)
   t.type(await insertAccount(engine), 'number')
+})
+
+t.test('guard off (production): the same misuse never hangs; it reads outside the write, or fails at a timeout', { skip }, async (t) => {
+  const url = await freshPostgresDatabase(t)
+  const engine = open(t, url, { writeGuard: false, statementTimeoutMs: 500 })
+  await insertAccount(engine, 'Committed')
+  // engine.db inside a write: another pool connection, which sees the committed state only
+  const seen = await engine.write(async (trx) => {
+    await untyped(trx).insertInto('accounts').values({ name: 'Mine', timezone: 'UTC', api_enabled: true as any, created_at: NOW, updated_at: NOW }).execute()
+    return (await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name)
+  })
+  t.same(seen, ['Committed'])
+  // a nested write that waits for a lock the outer unit holds: the statement timeout ends it
+  const started = Date.now()
+  await t.rejects(engine.write(async (trx) => {
+    await engine.sql.lockKey(trx, 'same')
+    await engine.write(async (inner) => { await engine.sql.lockKey(inner, 'same') })
+  }), /statement timeout/)
+  t.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`)
+  // with every connection taken by the unit itself, the wait for another ends at the pool's timeout
+  const single = open(t, url, { writeGuard: false, poolSize: 1, connectionTimeoutMs: 300 })
+  await t.rejects(single.write(async () => await single.db.selectFrom('accounts').select('id').execute()), /timeout/i)
+  t.type(await insertAccount(engine, 'After'), 'number', 'the engine still works')
 })
 
 t.test('compiled queries take named values; a missing or unknown one throws', { skip }, async (t) => {

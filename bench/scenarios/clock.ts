@@ -160,7 +160,13 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   const server = await startServerProcess(join(DIST, 'server.js'), database.serverEnv)
   let next = 0
   // per-request headers replace autocannon's global ones, so they go on the request
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+  const plainHeaders = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+  // BENCH_IDEMPOTENCY_KEY=1: every request carries a new Idempotency-Key, so each also checks
+  // the key and stores its response in the same transaction
+  const idempotent = process.env.BENCH_IDEMPOTENCY_KEY === '1'
+  if (idempotent) ctx.log('  every request with its own Idempotency-Key')
+  let keys = 0
+  const headers = (): Record<string, string> => idempotent ? { ...plainHeaders, 'idempotency-key': `bench-${keys++}` } : plainHeaders
   const rates: number[] = []
   const p99s: number[] = []
   // CPU µs per answered request: the server process, PostgreSQL's backends, the load generator
@@ -184,11 +190,11 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
           method: 'POST',
           setupRequest: (request: any, context: any) => {
             context.worker = workers[next++ % workers.length]
-            return { ...request, headers, body: JSON.stringify({ worker_id: context.worker, action: 'in', ...inBody }) }
+            return { ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'in', ...inBody }) }
           }
         }, {
           method: 'POST',
-          setupRequest: (request: any, context: any) => ({ ...request, headers, body: JSON.stringify({ worker_id: context.worker, action: 'out' }) })
+          setupRequest: (request: any, context: any) => ({ ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'out' }) })
         }]
       } as autocannon.Options)
       if (warmup) continue
