@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import { recordEvent } from './events.js'
-import type { CompiledQuery, Engine } from './engine/engine.js'
+import type { CompiledQuery, Engine, WriteOptions } from './engine/engine.js'
 import { toSurveyFacts } from './surveys.js'
 import { toTimeEntryRecord } from './time-entries.js'
 import type { Database, LocationRow, SurveyRow, TimeEntryRow } from './types.js'
@@ -91,7 +91,7 @@ export class ClockStore {
   }
 
   /** One clock event. Throws ApiError for every refusal; `nowMs` is the server's clock. */
-  async clock (accountId: number, body: ClockBodyType, nowMs = Date.now()): Promise<ClockResult> {
+  async clock (accountId: number, body: ClockBodyType, nowMs = Date.now(), options?: WriteOptions): Promise<ClockResult> {
     const request: ClockRequest = { ...body, timestamp: checkTimestamp(body.timestamp, nowMs) }
     let outcome: ClockResult | ApiError
     try {
@@ -100,7 +100,7 @@ export class ClockStore {
         await this.engine.sql.lockKey(trx, `clock:${accountId}:${body.worker_id}`)
         const facts = await this.#loadFacts(trx, accountId, request)
         return await this.#apply(trx, accountId, facts, decideClock(facts, request))
-      })
+      }, options)
     } catch (err) {
       // Only reachable if another writer slipped past the check: the index decides, the caller
       // gets the same answer as if the check had seen it.

@@ -6,7 +6,7 @@ import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { CostCodeCreateBody, CostCodeRecord, CostCodeUpdateBody } from '../schemas/cost-codes.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 export function toCostCodeRecord (row: CostCodeRow): CostCodeRecord {
   const { account_id: _account, ...rest } = row
@@ -53,9 +53,9 @@ export class CostCodeStore {
     return row?.id
   }
 
-  async create (accountId: number, body: CostCodeCreateBody): Promise<CostCodeRecord> {
+  async create (accountId: number, body: CostCodeCreateBody, options?: WriteOptions): Promise<CostCodeRecord> {
     return await this.#mapConflicts(body.code, async () =>
-      await this.engine.write(async (trx) => await this.createIn(trx, accountId, body)))
+      await this.engine.write(async (trx) => await this.createIn(trx, accountId, body), options))
   }
 
   /** The create, inside a transaction the caller owns. */

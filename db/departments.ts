@@ -7,7 +7,7 @@ import { notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { DepartmentCreateBody, DepartmentRecord, DepartmentUpdateBody } from '../schemas/departments.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 export function toDepartmentRecord (row: DepartmentRow): DepartmentRecord {
   const { account_id: _account, ...rest } = row
@@ -41,8 +41,8 @@ export class DepartmentStore {
     return { rows: page.rows.map(toDepartmentRecord), pagination: page.pagination }
   }
 
-  async create (accountId: number, body: DepartmentCreateBody): Promise<DepartmentRecord> {
-    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body))
+  async create (accountId: number, body: DepartmentCreateBody, options?: WriteOptions): Promise<DepartmentRecord> {
+    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body), options)
   }
 
   /** The create, inside a transaction the caller owns. */

@@ -8,7 +8,7 @@ import { nowIso } from '../domain/time.js'
 import { localDate } from '../domain/zoned-time.js'
 import type { Paging } from '../schemas/common.js'
 import type { DocumentCreateBody, DocumentRecord, DocumentUpdateBody } from '../schemas/documents.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 type DocumentWithNames = DocumentRow & { worker_name: string, account_timezone: string }
 
@@ -107,8 +107,8 @@ export class DocumentStore {
     }
   }
 
-  async create (accountId: number, body: DocumentCreateBody): Promise<DocumentRecord> {
-    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body))
+  async create (accountId: number, body: DocumentCreateBody, options?: WriteOptions): Promise<DocumentRecord> {
+    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body), options)
   }
 
   /** The create, inside a transaction the caller owns. */

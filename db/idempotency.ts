@@ -107,7 +107,7 @@ export class IdempotentWrite implements UnitExtension {
   ) {}
 
   extend<T> (fn: (trx: Kysely<Database>) => Promise<T>): (trx: Kysely<Database>) => Promise<T> {
-    // a timer or loop that started during the request and outlives it writes on its own
+    // options kept past the request's work (a write it left running) no longer extend anything
     if (this.#state === 'closed') return fn
     if (this.#state === 'writing') {
       throw new Error('A request with an Idempotency-Key writes in one unit, which stores its response: make the work one engine.write()')

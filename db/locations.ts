@@ -7,7 +7,7 @@ import { notFound, validationError } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { LocationCreateBody, LocationRecord, LocationUpdateBody } from '../schemas/locations.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 export function toLocationRecord (row: LocationRow): LocationRecord {
   const { account_id: _account, ...rest } = row
@@ -56,8 +56,8 @@ export class LocationStore {
     return { rows: page.rows.map(toLocationRecord), pagination: page.pagination }
   }
 
-  async create (accountId: number, body: LocationCreateBody): Promise<LocationRecord> {
-    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body))
+  async create (accountId: number, body: LocationCreateBody, options?: WriteOptions): Promise<LocationRecord> {
+    return await this.engine.write(async (trx) => await this.createIn(trx, accountId, body), options)
   }
 
   /** The create, inside a transaction the caller owns (the demo seeds a whole account in one). */

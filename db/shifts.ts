@@ -7,7 +7,7 @@ import { nowIso, parseTimestamp } from '../domain/time.js'
 import { localDateRange } from '../domain/zoned-time.js'
 import type { Paging } from '../schemas/common.js'
 import type { ShiftCreateBody, ShiftRecord, ShiftUpdateBody } from '../schemas/shifts.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 export const MAX_SHIFT_MS = 24 * 3_600_000
 
@@ -99,7 +99,7 @@ export class ShiftStore {
     }
   }
 
-  async create (accountId: number, body: ShiftCreateBody): Promise<ShiftRecord> {
+  async create (accountId: number, body: ShiftCreateBody, options?: WriteOptions): Promise<ShiftRecord> {
     const fields: ShiftFields = {
       worker_id: body.worker_id ?? null,
       location_id: body.location_id,
@@ -119,7 +119,7 @@ export class ShiftStore {
       const shift = (await this.find(accountId, id, trx))!
       await recordEvent(trx, accountId, 'shift_created', shift)
       return shift
-    })
+    }, options)
   }
 
   /** Partial update, checked against the same rules as a new shift (excluding itself from overlap). */

@@ -8,7 +8,7 @@ import { conflictingSurvey, normaliseQuestions, type SurveyFacts } from '../doma
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { SurveyCreateBody, SurveyQuestionType, SurveyRecord, SurveyUpdateBody } from '../schemas/surveys.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 export function toSurveyRecord (row: SurveyRow): SurveyRecord {
   return {
@@ -59,8 +59,8 @@ export class SurveyStore {
     return { rows: page.rows.map(toSurveyRecord), pagination: page.pagination }
   }
 
-  async create (accountId: number, body: SurveyCreateBody): Promise<SurveyRecord> {
-    return await this.#mapConflicts(async () => await this.engine.write(async (trx) => await this.createIn(trx, accountId, body)))
+  async create (accountId: number, body: SurveyCreateBody, options?: WriteOptions): Promise<SurveyRecord> {
+    return await this.#mapConflicts(async () => await this.engine.write(async (trx) => await this.createIn(trx, accountId, body), options))
   }
 
   /** The create, inside a transaction the caller owns. */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 import { recordEvent } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, WebhookDeliveryRow, WebhookSubscriptionRow } from './types.js'
@@ -101,7 +101,7 @@ export class WebhookStore {
   }
 
   /** Creates a subscription; the result carries the secret, which is never shown again. */
-  async create (accountId: number, body: WebhookCreateBody): Promise<WebhookCreatedRecord> {
+  async create (accountId: number, body: WebhookCreateBody, options?: WriteOptions): Promise<WebhookCreatedRecord> {
     const url = checkWebhookUrl(body.url, this.policy)
     const now = nowIso()
     // the unit returns the record itself: a request's stored response is made from the unit's value
@@ -119,7 +119,7 @@ export class WebhookStore {
         deleted_at: null
       }).returningAll().executeTakeFirstOrThrow()
       return { ...toWebhookRecord(row), secret: row.secret }
-    })
+    }, options)
   }
 
   /** Partial update. Deactivating gives up the pending deliveries: an inactive endpoint gets nothing. */
@@ -157,13 +157,13 @@ export class WebhookStore {
   }
 
   /** Records a `ping` event addressed to this one subscription; returns the event id. */
-  async ping (accountId: number, id: number): Promise<number> {
+  async ping (accountId: number, id: number, options?: WriteOptions): Promise<number> {
     return await this.engine.write(async (trx) => {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       if (!current.active) throw conflict('webhook_inactive', `Webhook ${id} is inactive; activate it before pinging`)
       return await recordEvent(trx, accountId, 'ping', { subscription_id: id, message: 'Ping from TempClock' })
-    })
+    }, options)
   }
 }
 

@@ -8,7 +8,7 @@ import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { WorkerCreateBody, WorkerRecord, WorkerUpdateBody } from '../schemas/workers.js'
-import type { Engine } from './engine/engine.js'
+import type { Engine, WriteOptions } from './engine/engine.js'
 
 /** A worker row with its location's and department's names joined in. */
 export type WorkerJoinedRow = Omit<WorkerRow, 'account_id'> & { location_name: string | null, department: string | null }
@@ -106,9 +106,9 @@ export class WorkerStore {
   }
 
   /** Creates a worker and its `worker_created` event in one transaction. */
-  async create (accountId: number, body: WorkerCreateBody): Promise<WorkerRecord> {
+  async create (accountId: number, body: WorkerCreateBody, options?: WriteOptions): Promise<WorkerRecord> {
     return await this.#mapConflicts(body.employee_ref, async () =>
-      await this.engine.write(async (trx) => await this.createIn(trx, accountId, body)))
+      await this.engine.write(async (trx) => await this.createIn(trx, accountId, body), options))
   }
 
   /**

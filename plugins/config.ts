@@ -57,6 +57,12 @@ export interface AppConfig {
   redisUrl?: string
   /** the rate limiter's clock in milliseconds, for tests; a monotonic clock when absent */
   rateLimitClock?: () => number
+  /**
+   * the engine's misuse check (a query on engine.db inside a write, a nested write, throw at
+   * once): it costs every promise in the process, so it is on in development and tests and off
+   * when NODE_ENV=production; TEMPCLOCK_WRITE_GUARD=on|off overrides
+   */
+  writeGuard: boolean
 }
 
 export interface OverloadConfig {
@@ -99,6 +105,13 @@ function flag (name: string, value: string): boolean {
   if (['1', 'true', 'yes'].includes(value.toLowerCase())) return true
   if (['0', 'false', 'no', ''].includes(value.toLowerCase())) return false
   throw new ConfigError(`${name} must be 1 or 0 (got ${JSON.stringify(value)})`)
+}
+
+/** TEMPCLOCK_WRITE_GUARD when set, else on unless NODE_ENV=production. */
+function writeGuard (env: NodeJS.ProcessEnv): boolean {
+  const setting = env.TEMPCLOCK_WRITE_GUARD
+  if (setting === undefined || setting === '') return env.NODE_ENV !== 'production'
+  return pick('TEMPCLOCK_WRITE_GUARD', setting, ['on', 'off'] as const) === 'on'
 }
 
 function redisUrl (value: string | undefined): string | undefined {
@@ -163,7 +176,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
       sampleIntervalMs: integer('TEMPCLOCK_PRESSURE_SAMPLE_MS', env.TEMPCLOCK_PRESSURE_SAMPLE_MS ?? '1000', 10, 60_000)
     },
     headersTimeoutMs: integer('TEMPCLOCK_HEADERS_TIMEOUT_MS', env.TEMPCLOCK_HEADERS_TIMEOUT_MS ?? '10000', 100, 600_000),
-    requestTimeoutMs: integer('TEMPCLOCK_REQUEST_TIMEOUT_MS', env.TEMPCLOCK_REQUEST_TIMEOUT_MS ?? '30000', 100, 600_000)
+    requestTimeoutMs: integer('TEMPCLOCK_REQUEST_TIMEOUT_MS', env.TEMPCLOCK_REQUEST_TIMEOUT_MS ?? '30000', 100, 600_000),
+    writeGuard: writeGuard(env)
   }
   const database = databaseUrl(env.TEMPCLOCK_DATABASE_URL)
   if (database !== undefined) config.databaseUrl = database
@@ -182,7 +196,8 @@ export function testConfig (overrides: Partial<AppConfig> = {}): AppConfig {
   // the webhook loop and the expiry check stay off unless a test turns them on, so they cannot
   // touch other tests
   const overload = { ...config.overload, maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0 }
-  return { ...config, dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, documentExpiryEnabled: false, overload, ...overrides }
+  // the write guard always: a misuse in a test throws at once, whatever NODE_ENV says
+  return { ...config, dbPath: ':memory:', logLevel: 'silent', webhooksEnabled: false, documentExpiryEnabled: false, overload, writeGuard: true, ...overrides }
 }
 
 export default fp(async function configPlugin (fastify, opts: { config?: AppConfig }) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify'
 import { IdempotencyKeyTaken, IdempotencyStore, IdempotentWrite, type StoredKey } from '../db/idempotency.js'
-import { withUnitExtension } from '../db/engine/write-scope.js'
+import type { WriteOptions } from '../db/engine/engine.js'
 import { ApiError, conflict, validationError } from '../domain/errors.js'
 import { MAX_JSON_DEPTH } from '../domain/json-depth.js'
 import { errorEnvelope } from './errors.js'
@@ -66,19 +66,24 @@ async function replay (request: FastifyRequest, reply: FastifyReply, stored: Sto
 /** What a write route answers for its write's value. */
 export interface WriteAnswer { status: number, payload: unknown }
 
+const NO_OPTIONS: WriteOptions = Object.freeze({})
+
 /**
  * How a POST route runs its write and answers. `work` makes the route's one write (a store call,
- * one engine.write()); `answer` turns the value that write returns into the status and payload.
- * With an Idempotency-Key the payload is serialised (by the route's own response schema) inside the
- * write's transaction and stored with the work, and exactly those bytes are sent: a retry, even
- * after a crash right after the commit, replays them. A refusal the write commits on purpose (an
- * ApiError its unit returns, such as a refused clock-in that records its event) is stored and
- * replayed the same way.
+ * one engine.write()) and hands the store the `options` it is given, which the store passes to
+ * its engine.write(fn, options); `answer` turns the value that write returns into the status and
+ * payload. With an Idempotency-Key the options carry the key's record: the payload is serialised
+ * (by the route's own response schema) inside the write's transaction and stored with the work,
+ * and exactly those bytes are sent: a retry, even after a crash right after the commit, replays
+ * them. A refusal the write commits on purpose (an ApiError its unit returns, such as a refused
+ * clock-in that records its event) is stored and replayed the same way. A route whose store
+ * drops the options answers 500 to a keyed request (nothing stored), which the generated test in
+ * test/idempotency.test.ts catches for every POST route.
  */
-export async function sendWrite<T> (request: FastifyRequest, reply: FastifyReply, work: () => Promise<T>, answer: (value: T) => WriteAnswer): Promise<FastifyReply> {
+export async function sendWrite<T> (request: FastifyRequest, reply: FastifyReply, work: (options: WriteOptions) => Promise<T>, answer: (value: T) => WriteAnswer): Promise<FastifyReply> {
   const claim = request.idempotency
   if (claim === null) {
-    const { status, payload } = answer(await work())
+    const { status, payload } = answer(await work(NO_OPTIONS))
     return await reply.code(status).send(payload)
   }
   const write = new IdempotentWrite(claim.store, claim.apiKeyId, claim.key, claim.fingerprint, (value) => {
@@ -92,7 +97,7 @@ export async function sendWrite<T> (request: FastifyRequest, reply: FastifyReply
   })
   let failure: unknown = null
   try {
-    await withUnitExtension(write, work)
+    await work({ extension: write })
   } catch (err) {
     failure = err
   } finally {

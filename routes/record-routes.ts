@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox, Static, TObject, TSchema } from '@fastify/type-provider-typebox'
 import type { Page } from '../db/paging.js'
-import type { Engine } from '../db/engine/engine.js'
+import type { Engine, WriteOptions } from '../db/engine/engine.js'
 import type { ErrorCode } from '../domain/error-codes.js'
 import type { Scope } from '../domain/scopes.js'
 import { sendWrite } from '../plugins/idempotency.js'
@@ -11,7 +11,8 @@ export interface RecordStore<Rec, Filters, Create, Update> {
   /** `asOf`: the database version the request was authenticated at (db/record-cache.ts) */
   get (accountId: number, id: number, asOf?: number): Promise<Rec>
   list (accountId: number, filters: Filters, paging: Paging): Promise<Page<Rec>>
-  create (accountId: number, body: Create): Promise<Rec>
+  /** `options` from sendWrite, for the store's engine.write (the request's Idempotency-Key) */
+  create (accountId: number, body: Create, options?: WriteOptions): Promise<Rec>
   update (accountId: number, id: number, body: Update): Promise<Rec>
 }
 
@@ -89,7 +90,7 @@ export function recordRoutes<R extends TSchema, Q extends TObject, C extends TSc
         errors: ['not_found', ...writeErrors]
       }
     }, async (request, reply) => {
-      return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body as Static<C>),
+      return await sendWrite(request, reply, async (options) => await store.create(request.apiKey!.accountId, request.body as Static<C>, options),
         (created) => ({ status: 201, payload: { data: created } }))
     })
 

@@ -154,23 +154,23 @@ t.test('a cached key is re-checked after any write, from this connection or anot
 
   t.equal((await get(one.key)).statusCode, 200)
   t.equal((await get(one.key)).statusCode, 200, 'served from the cache')
-  await app.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', one.id).execute()
+  await app.engine.write(async (trx) => await trx.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', one.id).execute())
   t.equal((await get(one.key)).json().code, 'api_key_revoked', 'a write on this connection drops the cache')
 
   t.equal((await get(two.key)).statusCode, 200)
   // another connection to the same database (on PostgreSQL another pool: nothing is cached there)
   const other = app.config.databaseUrl !== undefined ? openPostgresEngine({ url: app.config.databaseUrl }) : openSqliteEngine({ file: join(dir, 'auth.db') })
   t.teardown(async () => { await other.close() })
-  await other.db.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', two.id).execute()
+  await other.write(async (trx) => await trx.updateTable('api_keys').set({ revoked_at: '2025-01-01T00:00:00Z' }).where('id', '=', two.id).execute())
   t.equal((await get(two.key)).json().code, 'api_key_revoked', 'a commit by another connection drops the cache')
 
   t.equal((await get(account.key)).statusCode, 200)
-  await other.db.updateTable('accounts').set({ api_enabled: false }).where('id', '=', account.id).execute()
+  await other.write(async (trx) => await trx.updateTable('accounts').set({ api_enabled: false }).where('id', '=', account.id).execute())
   t.equal((await get(account.key)).json().code, 'api_access_disabled')
 
   const expiresAt = new Date(Date.now() + 3_600_000).toISOString().slice(0, 19) + 'Z'
   const soon = await createTestKey(app, account.id, { expiresAt })
-  await other.db.updateTable('accounts').set({ api_enabled: true }).where('id', '=', account.id).execute()
+  await other.write(async (trx) => await trx.updateTable('accounts').set({ api_enabled: true }).where('id', '=', account.id).execute())
   t.equal((await get(soon.key)).statusCode, 200)
   now = Date.parse(expiresAt) - 1
   t.equal((await get(soon.key)).statusCode, 200, 'the key works until its expiry')

@@ -19,7 +19,7 @@ t.test('50 concurrent clock-ins for one worker in one process: exactly one 201',
   const dir = t.testdir()
   const app = await buildTestApp(t, { dbPath: join(dir, 'one.db') })
   const acct = await createTestAccount(app)
-  const w = await insertWorker(app.db, acct.id)
+  const w = await app.engine.write(async (trx) => await insertWorker(trx, acct.id))
   const results = await Promise.all(Array.from({ length: N }, async () => {
     const res = await call(app, acct.key, { method: 'POST', url: '/api/v1/clock.php', payload: { worker_id: w, action: 'in' } })
     return { status: res.statusCode, body: res.json() }
@@ -64,7 +64,7 @@ t.test('50 concurrent clock-ins for one worker across two server processes: exac
   await handle.migrate()
   const account = await createAccount(handle, { name: 'Two', apiEnabled: true })
   const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 100_000 })
-  const w = await insertWorker(handle.db, account.id)
+  const w = await handle.write(async (trx) => await insertWorker(trx, account.id))
   await handle.close()
 
   const env = { LOG_LEVEL: 'info' }

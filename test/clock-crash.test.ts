@@ -19,7 +19,7 @@ t.test('SIGKILL during a stream of clock events: every acknowledged event surviv
   const account = await createAccount(handle, { name: 'Crash', apiEnabled: true })
   const { key } = await createApiKey(handle, { accountId: account.id, name: 'k', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
   const workers: number[] = []
-  for (let i = 0; i < 16; i++) workers.push(await insertWorker(handle.db, account.id, { first_name: `W${i}` }))
+  for (let i = 0; i < 16; i++) workers.push(await handle.write(async (trx) => await insertWorker(trx, account.id, { first_name: `W${i}` })))
   await handle.close()
 
   const server = await startServer(file, { LOG_LEVEL: 'info', TEMPCLOCK_DB_SYNCHRONOUS: 'FULL' })

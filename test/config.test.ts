@@ -4,7 +4,8 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { ConfigError, loadConfig } from '../plugins/config.js'
+import { ConfigError, loadConfig, testConfig } from '../plugins/config.js'
+import { DB_INSIDE_WRITE } from '../db/engine/write-scope.js'
 import { migrations } from '../db/migrations/sqlite/index.js'
 import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -40,7 +41,8 @@ t.test('loadConfig: defaults', async (t) => {
     documentExpiryIntervalMs: 30_000,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
-    requestTimeoutMs: 30_000
+    requestTimeoutMs: 30_000,
+    writeGuard: true
   })
 })
 
@@ -80,7 +82,8 @@ t.test('loadConfig: values from the environment', async (t) => {
     documentExpiryIntervalMs: 30_000,
     overload: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 768 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterS: 5, sampleIntervalMs: 1000 },
     headersTimeoutMs: 10_000,
-    requestTimeoutMs: 30_000
+    requestTimeoutMs: 30_000,
+    writeGuard: true
   })
   t.equal(loadConfig({ PORT: '0' }).port, 0, 'port 0 = any free port')
   t.equal(loadConfig({ TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: '1' }).webhooksAllowLoopback, true)
@@ -116,7 +119,8 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_REDIS_URL: 'redis://:secret@' }, 'TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)'],
     [{ TEMPCLOCK_DATABASE_URL: 'mysql://u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme "mysql:"); leave it unset for the SQLite file in TEMPCLOCK_DB'],
     [{ TEMPCLOCK_DATABASE_URL: 'u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got something that is not a URL); leave it unset for the SQLite file in TEMPCLOCK_DB'],
-    [{ TEMPCLOCK_DATABASE_POOL_SIZE: '0' }, 'TEMPCLOCK_DATABASE_POOL_SIZE must be a whole number from 1 to 1000 (got "0")']
+    [{ TEMPCLOCK_DATABASE_POOL_SIZE: '0' }, 'TEMPCLOCK_DATABASE_POOL_SIZE must be a whole number from 1 to 1000 (got "0")'],
+    [{ TEMPCLOCK_WRITE_GUARD: 'maybe' }, 'TEMPCLOCK_WRITE_GUARD must be one of on, off (got "maybe")']
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), new ConfigError(message), JSON.stringify(env))
@@ -274,4 +278,25 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const db = new BetterSqlite3(dbPath, { readonly: true })
   t.same(db.prepare('select name from locations').all(), [{ name: 'Late Depot' }], 'and the write is on disk')
   db.close()
+})
+
+t.test('TEMPCLOCK_WRITE_GUARD: on unless NODE_ENV=production; on|off overrides either way', async (t) => {
+  t.equal(loadConfig({}).writeGuard, true, 'development: misuse throws at once')
+  t.equal(loadConfig({ NODE_ENV: 'test' }).writeGuard, true)
+  t.equal(loadConfig({ NODE_ENV: 'production' }).writeGuard, false, 'production: no AsyncLocalStorage on every write')
+  t.equal(loadConfig({ NODE_ENV: 'production', TEMPCLOCK_WRITE_GUARD: 'on' }).writeGuard, true)
+  t.equal(loadConfig({ NODE_ENV: 'production', TEMPCLOCK_WRITE_GUARD: 'ON' }).writeGuard, true)
+  t.equal(loadConfig({ TEMPCLOCK_WRITE_GUARD: 'off' }).writeGuard, false)
+  t.equal(loadConfig({ NODE_ENV: 'production', TEMPCLOCK_WRITE_GUARD: '' }).writeGuard, false, 'empty is unset')
+  t.equal(testConfig({}).writeGuard, true, 'tests run with it on')
+})
+
+t.test('the write guard setting reaches the engine: off, a read on engine.db inside a write reads the committed state', async (t) => {
+  const dir = t.testdir()
+  const read = async (app: Awaited<ReturnType<typeof buildTestApp>>): Promise<unknown> =>
+    await app.engine.write(async () => (await app.engine.db.selectFrom('accounts').select('id').execute()).length)
+  const guarded = await buildTestApp(t, { dbPath: join(dir, 'on.db') })
+  await t.rejects(read(guarded), { message: DB_INSIDE_WRITE })
+  const unguarded = await buildTestApp(t, { dbPath: join(dir, 'off.db'), writeGuard: false })
+  t.equal(await read(unguarded), 0)
 })

@@ -21,14 +21,15 @@ t.test('file databases get a query-only read connection; :memory: does not', asy
 })
 
 t.test('hot-path reads see committed data only, never an open write transaction', async (t) => {
-  const handle = openSqliteEngine({ file: join(t.testdir(), 'r.db') })
+  // without the write guard, which would refuse the read inside the write that this test makes on purpose
+  const handle = openSqliteEngine({ file: join(t.testdir(), 'r.db'), writeGuard: false })
   t.teardown(async () => { await handle.close() })
   await handle.migrate()
   const account = await createAccount(handle, { name: 'A', apiEnabled: true })
   const store = new LocationStore(handle)
   const now = nowIso()
   let seenInside: unknown = 'not run'
-  const id = await handle.db.transaction().execute(async (trx) => {
+  const id = await handle.write(async (trx) => {
     const row = await trx.insertInto('locations').values({
       account_id: account.id, name: 'Uncommitted', address_line1: null, address_line2: null, city: null, postcode: null,
       latitude: null, longitude: null, geofence_radius_m: null, geofence_mode: 'off', gps_accuracy_threshold: null,

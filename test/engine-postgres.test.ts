@@ -11,7 +11,7 @@ import { openPostgresEngine, type PostgresEngine } from '../db/engine/postgres/i
 import { syncIdSequences } from '../db/engine/postgres/sequences.js'
 import { postgresMigrations } from '../db/migrations/postgres/index.js'
 import { migrations as sqliteMigrations } from '../db/migrations/sqlite/index.js'
-import { DB_INSIDE_WRITE, NESTED_WRITE, withUnitExtension } from '../db/engine/write-scope.js'
+import { DB_INSIDE_WRITE, NESTED_WRITE, type WriteOptions } from '../db/engine/write-scope.js'
 import { emptyPostgresDatabase, freshPostgresDatabase, postgresSkip, TestPostgresServer } from './postgres.js'
 import { waitFor } from './webhook-receiver.js'
 
@@ -21,7 +21,7 @@ const NOW = '2026-12-07T06:35:43Z'
 /** Raw rows, whatever db/types.ts says of their defaults and column types. */
 const untyped = (db: Kysely<any>): Kysely<any> => db
 
-function open (t: Test, url: string, options: { statementTimeoutMs?: number } = {}): PostgresEngine {
+function open (t: Test, url: string, options: { statementTimeoutMs?: number, writeGuard?: boolean, poolSize?: number, connectionTimeoutMs?: number } = {}): PostgresEngine {
   const engine = openPostgresEngine({ url, ...options })
   t.teardown(async () => { await engine.close() })
   return engine
@@ -31,10 +31,10 @@ async function freshEngine (t: Test): Promise<PostgresEngine> {
   return open(t, await freshPostgresDatabase(t))
 }
 
-async function insertAccount (engine: PostgresEngine, name = 'Acme'): Promise<number> {
+async function insertAccount (engine: PostgresEngine, name = 'Acme', options?: WriteOptions): Promise<number> {
   return await engine.write(async (trx) => (await untyped(trx).insertInto('accounts')
     .values({ name, timezone: 'UTC', api_enabled: true as any, created_at: NOW, updated_at: NOW })
-    .returning('id').executeTakeFirstOrThrow()).id)
+    .returning('id').executeTakeFirstOrThrow()).id, options)
 }
 
 t.test('migrations apply once when two processes start together', { skip }, async (t) => {
@@ -58,6 +58,29 @@ t.test('misuse throws at once: engine.db inside a write, a write inside a write'
   await t.rejects(engine.write(async () => { await engine.sql.lockKey(engine.db, 'k') }), /lockKey needs the trx/)
   // and the engine still works afterwards (nothing left waiting)
   t.type(await insertAccount(engine), 'number')
+})
+
+t.test('guard off (production): the same misuse never hangs; it reads outside the write, or fails at a timeout', { skip }, async (t) => {
+  const url = await freshPostgresDatabase(t)
+  const engine = open(t, url, { writeGuard: false, statementTimeoutMs: 500 })
+  await insertAccount(engine, 'Committed')
+  // engine.db inside a write: another pool connection, which sees the committed state only
+  const seen = await engine.write(async (trx) => {
+    await untyped(trx).insertInto('accounts').values({ name: 'Mine', timezone: 'UTC', api_enabled: true as any, created_at: NOW, updated_at: NOW }).execute()
+    return (await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name)
+  })
+  t.same(seen, ['Committed'])
+  // a nested write that waits for a lock the outer unit holds: the statement timeout ends it
+  const started = Date.now()
+  await t.rejects(engine.write(async (trx) => {
+    await engine.sql.lockKey(trx, 'same')
+    await engine.write(async (inner) => { await engine.sql.lockKey(inner, 'same') })
+  }), /statement timeout/)
+  t.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`)
+  // with every connection taken by the unit itself, the wait for another ends at the pool's timeout
+  const single = open(t, url, { writeGuard: false, poolSize: 1, connectionTimeoutMs: 300 })
+  await t.rejects(single.write(async () => await single.db.selectFrom('accounts').select('id').execute()), /timeout/i)
+  t.type(await insertAccount(engine, 'After'), 'number', 'the engine still works')
 })
 
 t.test('compiled queries take named values; a missing or unknown one throws', { skip }, async (t) => {
@@ -138,11 +161,11 @@ t.test('a write commits with its unit extension, and the extension hears after t
     },
     committed: () => { committed++ }
   }
-  await withUnitExtension(extension, async () => { await insertAccount(engine, 'from the unit') })
+  await insertAccount(engine, 'from the unit', { extension })
   t.equal(committed, 1)
   const names = (await engine.db.selectFrom('accounts').select('name').orderBy('id').execute()).map((r) => r.name)
   t.same(names, ['from the unit', 'from the extension'])
-  await t.rejects(withUnitExtension(extension, async () => await engine.write(async () => { throw new Error('no') })), { message: 'no' })
+  await t.rejects(engine.write(async () => { throw new Error('no') }, { extension }), { message: 'no' })
   t.equal(committed, 1, 'a unit that fails commits nothing and is not reported')
   t.equal((await engine.db.selectFrom('accounts').select('id').execute()).length, 2)
 })

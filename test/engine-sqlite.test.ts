@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { openSqliteEngine, type SqliteEngine } from '../db/engine/sqlite/index.js'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { openSqliteEngine, type SqliteEngine, type SqliteEngineOptions } from '../db/engine/sqlite/index.js'
 import { DB_INSIDE_WRITE, NESTED_WRITE } from '../db/engine/write-scope.js'
 import { LocationStore } from '../db/locations.js'
 import { buildTestApp, call, createTestAccount, sqliteOf } from './helper.js'
@@ -9,8 +10,8 @@ import { buildTestApp, call, createTestAccount, sqliteOf } from './helper.js'
 // a nested write) or to run with swapped values (positional parameters): now it throws at once,
 // and the engine keeps working.
 
-async function engineFor (t: Test, file = ':memory:'): Promise<SqliteEngine> {
-  const engine = openSqliteEngine({ file })
+async function engineFor (t: Test, file = ':memory:', options: Omit<SqliteEngineOptions, 'file'> = {}): Promise<SqliteEngine> {
+  const engine = openSqliteEngine({ file, ...options })
   t.teardown(async () => { await engine.close() })
   await engine.migrate()
   return engine
@@ -50,6 +51,85 @@ t.test('a write inside a write throws at once, and later writes still work', asy
   const engine = await engineFor(t)
   await t.rejects(within(2000, engine.write(async () => await engine.write(async () => 1))), { message: NESTED_WRITE })
   t.equal(await within(2000, engine.write(async () => 2)), 2)
+})
+
+// Production runs without the guard (no AsyncLocalStorage): the same mistakes must still never hang.
+
+t.test('guard off: a query on engine.db inside a write reads the committed state instead of waiting for the writer', async (t) => {
+  const engine = await engineFor(t, join(t.testdir(), 'off.db'), { writeGuard: false })
+  await engine.write(async (trx) => { await trx.insertInto('accounts').values(account('Committed')).execute() })
+  const seen = await within(2000, engine.write(async (trx) => {
+    await trx.insertInto('accounts').values(account('Mine')).execute()
+    return (await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name)
+  }))
+  t.same(seen, ['Committed'], 'engine.db is outside the transaction: it does not see the unit\'s own write')
+  const byName = engine.compile((param) => engine.db.selectFrom('accounts').select('name').where('name', '=', param('name')))
+  t.same(await within(2000, engine.write(async (trx) => {
+    await trx.insertInto('accounts').values(account('Later')).execute()
+    return await byName.read({ name: 'Later' })
+  })), [], 'a compiled read too')
+  // a write on engine.db fails at once, inside a write or not: writes belong in engine.write
+  await t.rejects(within(2000, engine.db.insertInto('accounts').values(account('Stray')).execute()), /readonly|query_only|attempt to write/i)
+  await t.rejects(within(2000, engine.write(async () => await engine.db.insertInto('accounts').values(account('Stray')).execute())), /readonly|query_only|attempt to write/i)
+  t.same((await engine.db.selectFrom('accounts').select('name').orderBy('id').execute()).map((r) => r.name), ['Committed', 'Mine', 'Later'])
+})
+
+for (const file of [':memory:', 'file']) {
+  t.test(`guard off: a write inside a write fails its unit after the wait limit, and later writes still work (${file})`, async (t) => {
+    const engine = await engineFor(t, file === 'file' ? join(t.testdir(), 'nested.db') : ':memory:', { writeGuard: false, writeWaitLimitMs: 200 })
+    const started = Date.now()
+    const nested = engine.write(async (trx) => {
+      await trx.insertInto('accounts').values(account('Outer')).execute()
+      await engine.write(async (inner) => { await inner.insertInto('accounts').values(account('Inner')).execute() })
+    })
+    // another request's write queued behind the stuck unit is refused too, not kept waiting
+    await new Promise((resolve) => setImmediate(resolve))
+    const behind = engine.write(async () => 'behind')
+    await t.rejects(within(2000, nested), { name: 'WriteWaitExceeded' })
+    await t.rejects(within(2000, nested), /most likely a write was started inside a write/)
+    await t.rejects(within(2000, behind), { name: 'WriteWaitExceeded' })
+    t.ok(Date.now() - started >= 190, 'refused at the limit, not before')
+    t.equal(await within(2000, engine.write(async (trx) => (await trx.insertInto('accounts').values(account('After')).returning('id').executeTakeFirstOrThrow()).id > 0)), true)
+    t.same((await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name), ['After'], 'the refused unit rolled back')
+  })
+}
+
+t.test('a batch slower than the wait limit commits; only what waited behind it is refused', async (t) => {
+  const engine = await engineFor(t, ':memory:', { writeWaitLimitMs: 100 })
+  const slow = engine.write(async (trx) => {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    await trx.insertInto('accounts').values(account('Slow')).execute()
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  const behind = engine.write(async () => 1)
+  await t.rejects(behind, { name: 'WriteWaitExceeded' })
+  await slow
+  t.equal(await engine.write(async () => 2), 2)
+  t.same((await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name), ['Slow'])
+})
+
+t.test('guard off: no AsyncLocalStorage is used (on Node 20 its first run turns on promise hooks for the whole process)', async (t) => {
+  const used: string[] = []
+  const proto = AsyncLocalStorage.prototype as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const method of ['run', 'getStore', 'enterWith']) {
+    const original = proto[method]!
+    proto[method] = function (this: unknown, ...args: unknown[]) {
+      used.push(method)
+      return original.apply(this, args)
+    }
+    t.teardown(() => { proto[method] = original })
+  }
+  const exercise = async (engine: SqliteEngine): Promise<void> => {
+    const byName = engine.compile((param) => engine.db.selectFrom('accounts').select('id').where('name', '=', param('name')))
+    await engine.write(async (trx) => { await trx.insertInto('accounts').values(account('A')).execute() })
+    await Promise.all([engine.write(async (trx) => await byName.run(trx, { name: 'A' })), engine.write(async () => 1)])
+    await engine.db.selectFrom('accounts').selectAll().execute()
+    await byName.read({ name: 'A' })
+  }
+  await exercise(await engineFor(t, join(t.testdir(), 'plain.db'), { writeGuard: false }))
+  t.same(used, [], 'guard off: none')
+  await exercise(await engineFor(t, join(t.testdir(), 'guarded.db')))
+  t.ok(used.includes('run') && used.includes('getStore'), 'guard on (the default): it is what the check uses')
 })
 
 t.test('a compiled read inside a write throws: run(trx, …) is the way in', async (t) => {

@@ -47,7 +47,7 @@ t.test('SIGKILL between the commit and the response: the retry replays, the work
   const file = join(t.testdir(), 'idempotency-crash.db')
   const { accountId, key } = await seedDatabaseFile(file)
   const handle = openSqliteEngine({ file })
-  const worker = await insertWorker(handle.db, accountId)
+  const worker = await handle.write(async (trx) => await insertWorker(trx, accountId))
   const location = (await new LocationStore(handle).create(accountId, { name: 'Depot' })).id
   await handle.close()
   const ids = { worker, location }

@@ -1,6 +1,9 @@
 import { join } from 'node:path'
 import t from 'tap'
+import { Kysely, SqliteDialect } from 'kysely'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
+import { StatementCachingDatabase } from '../db/engine/sqlite/connection.js'
+import type { Database } from '../db/types.js'
 import { createSqliteMigrator as createMigrator } from '../db/engine/sqlite/migrate.js'
 import { listApiKeys } from '../db/api-keys.js'
 import { bearer, buildTestApp, createTestAccount, createTestKey } from './helper.js'
@@ -38,7 +41,9 @@ t.test('full access is stored as such: the key with no scopes keeps it, whatever
 t.test('the migration turns existing keys with an empty list into explicit full access, and nothing else', async (t) => {
   const file = join(t.testdir(), 'old.db')
   const old = openSqliteEngine({ file })
-  const result = await createMigrator(old.db).migrateTo('2026-11-28-005-portal')
+  // on the writing connection: the engine's db is its query-only read connection
+  const writing = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCachingDatabase(old.sqlite) }) })
+  const result = await createMigrator(writing).migrateTo('2026-11-28-005-portal')
   t.equal(result.error, undefined)
   old.sqlite.prepare("insert into accounts (name, timezone, api_enabled, created_at, updated_at) values ('Acme', 'UTC', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run()
   const insertKey = old.sqlite.prepare("insert into api_keys (account_id, name, key_hash, key_prefix, scopes, created_at, updated_at) values (1, ?, ?, 'tc_live_0000...', ?, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")

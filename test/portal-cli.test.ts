@@ -70,8 +70,10 @@ t.test('users create / list / disable through the CLI', async (t) => {
 
   // disable ends the sessions too
   const now = new Date().toISOString().slice(0, 19) + 'Z'
-  await handle.db.insertInto('portal_sessions').values({ id: 'a'.repeat(64), user_id: 1, csrf_token: 'x', expires_at: '2099-01-01T00:00:00Z', created_at: now }).execute()
-  await handle.db.insertInto('portal_sessions').values({ id: 'b'.repeat(64), user_id: 2, csrf_token: 'x', expires_at: '2099-01-01T00:00:00Z', created_at: now }).execute()
+  await handle.write(async (trx) => await trx.insertInto('portal_sessions').values([
+    { id: 'a'.repeat(64), user_id: 1, csrf_token: 'x', expires_at: '2099-01-01T00:00:00Z', created_at: now },
+    { id: 'b'.repeat(64), user_id: 2, csrf_token: 'x', expires_at: '2099-01-01T00:00:00Z', created_at: now }
+  ]).execute())
   const disabled = await cli('users', 'disable', '1')
   t.equal(disabled.code, 0, disabled.stderr)
   t.match(disabled.stdout, /^Disabled portal user 1 admin@acme\.example at \S+Z; their sessions have ended\n$/)

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { sql } from 'kysely'
+import { Kysely, SqliteDialect, sql } from 'kysely'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
+import type { Database } from '../db/types.js'
 import { createSqliteMigrator as createMigrator } from '../db/engine/sqlite/migrate.js'
 
 const NOW = '2025-01-01T12:00:00Z'
@@ -9,7 +10,8 @@ const NOW = '2025-01-01T12:00:00Z'
 t.test('the time_entries rebuild keeps rows, ids, indexes and foreign keys, and caps break time that exceeded its shift', async (t) => {
   const handle = openSqliteEngine({ file: join(t.testdir(), 'upgrade.db') })
   t.teardown(async () => { await handle.close() })
-  const db = handle.db
+  // on the writing connection: the engine's db is its query-only read connection
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle.sqlite }) })
   const before = await createMigrator(db).migrateTo('2026-11-28-005-portal')
   t.equal(before.error, undefined)
   await sql`insert into accounts (id, name, timezone, api_enabled, created_at, updated_at) values (1, 'A', 'UTC', 1, ${NOW}, ${NOW})`.execute(db)

@@ -316,7 +316,7 @@ t.test('closing the app mid-attempt is prompt; the delivery resumes after a rest
   const first = await buildApp(await testAppConfig(t, config))
   const account = await createTestAccount(first)
   const sub = await subscribe(first, account.key, { url: r.url, events: ['*'] })
-  await recordEvent(first.db, account.id, 'clock_in', { id: 1 })
+  await first.engine.write(async (trx) => await recordEvent(trx, account.id, 'clock_in', { id: 1 }))
   await waitFor(() => r.requests.length === 1, 5000, 'the first attempt')
   const closing = Date.now()
   await first.close()
@@ -367,7 +367,7 @@ t.test('a killed server delivers its pending deliveries and outbox events after 
   const [pending] = await check.db.selectFrom('webhook_deliveries').selectAll().execute()
   t.equal(pending!.status, 'pending', 'still pending after the kill')
   // an event committed while the server is down (e.g. by another process) waits in the outbox
-  const laterId = await recordEvent(check.db, account.id, 'worker_created', { id: 99 })
+  const laterId = await check.write(async (trx) => await recordEvent(trx, account.id, 'worker_created', { id: 99 }))
 
   r.fallback = 200
   const again = await startServer(dbPath, env)

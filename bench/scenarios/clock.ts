@@ -40,6 +40,9 @@ async function rawPostgresCommitsPerSecond (url: string, ms: number): Promise<nu
   }
 }
 
+/** The server as deployed: NODE_ENV=production turns the development-only write guard off (docs/operations.md). */
+const PRODUCTION = { NODE_ENV: 'production' }
+
 /** Where a clock scenario keeps its data: how to seed it, how the server reaches it, the disk's own rate. */
 interface ClockDatabase {
   open: () => Engine
@@ -56,7 +59,7 @@ function sqliteClockDatabase (ctx: BenchContext, name: string): ClockDatabase {
   const file = join(ctx.tmp, `${name}.db`)
   return {
     open: () => openSqliteEngine({ file }),
-    serverEnv: { TEMPCLOCK_DB: file, TEMPCLOCK_DB_SYNCHRONOUS: process.env.BENCH_SYNCHRONOUS ?? 'FULL' },
+    serverEnv: { ...PRODUCTION, TEMPCLOCK_DB: file, TEMPCLOCK_DB_SYNCHRONOUS: process.env.BENCH_SYNCHRONOUS ?? 'FULL' },
     diskRate: async () => rawCommitsPerSecond(join(ctx.tmp, `${name}-fsync.db`), 2000),
     diskRateName: 'disk: single-row commits/s',
     remove: async () => {}
@@ -84,7 +87,7 @@ async function postgresClockDatabase (ctx: BenchContext, name: string): Promise<
   ctx.log(`  pool size ${poolSize}`)
   return {
     open: () => database.open(),
-    serverEnv: { TEMPCLOCK_DATABASE_URL: database.url, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
+    serverEnv: { ...PRODUCTION, TEMPCLOCK_DATABASE_URL: database.url, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
     databaseUrl: database.url,
     diskRate: async () => await rawPostgresCommitsPerSecond(database.url, 2000),
     diskRateName: 'PostgreSQL: single-row commits/s, one connection',
@@ -157,7 +160,13 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   const server = await startServerProcess(join(DIST, 'server.js'), database.serverEnv)
   let next = 0
   // per-request headers replace autocannon's global ones, so they go on the request
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+  const plainHeaders = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+  // BENCH_IDEMPOTENCY_KEY=1: every request carries a new Idempotency-Key, so each also checks
+  // the key and stores its response in the same transaction
+  const idempotent = process.env.BENCH_IDEMPOTENCY_KEY === '1'
+  if (idempotent) ctx.log('  every request with its own Idempotency-Key')
+  let keys = 0
+  const headers = (): Record<string, string> => idempotent ? { ...plainHeaders, 'idempotency-key': `bench-${keys++}` } : plainHeaders
   const rates: number[] = []
   const p99s: number[] = []
   // CPU µs per answered request: the server process, PostgreSQL's backends, the load generator
@@ -181,11 +190,11 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
           method: 'POST',
           setupRequest: (request: any, context: any) => {
             context.worker = workers[next++ % workers.length]
-            return { ...request, headers, body: JSON.stringify({ worker_id: context.worker, action: 'in', ...inBody }) }
+            return { ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'in', ...inBody }) }
           }
         }, {
           method: 'POST',
-          setupRequest: (request: any, context: any) => ({ ...request, headers, body: JSON.stringify({ worker_id: context.worker, action: 'out' }) })
+          setupRequest: (request: any, context: any) => ({ ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'out' }) })
         }]
       } as autocannon.Options)
       if (warmup) continue

@@ -1,5 +1,8 @@
 import type { Compilable, Kysely, RawBuilder, SelectQueryBuilder, SqlBool } from 'kysely'
 import type { Database } from '../types.js'
+import type { WriteOptions } from './write-scope.js'
+
+export type { UnitExtension, WriteOptions } from './write-scope.js'
 
 /**
  * The one interface between the resource modules (db/<resource>.ts: plain Kysely plus a mapper)
@@ -15,25 +18,30 @@ import type { Database } from '../types.js'
  * text, counts are numbers. Each engine converts at its own boundary (the SQLite statement
  * wrapper; the `pg` type parsers), so no resource module converts anything.
  *
- * Misuse throws at once, with what to do instead: a query on `db` inside `write()`, a `write()`
- * inside a `write()`, a compiled query run with a missing or unknown named value.
+ * Misuse throws at once, with what to do instead: a compiled query run with a missing or unknown
+ * named value; and, with the write guard on (development and tests: db/engine/write-scope.ts), a
+ * query on `db` inside `write()` or a `write()` inside a `write()`. With the guard off
+ * (production) those two fail later but never hang: see each engine's `write`.
  */
 export interface Engine {
   readonly dialect: 'sqlite' | 'postgres'
 
   /**
    * The query builder, for reads outside a write (and for building queries). Inside `write(fn)`
-   * it throws: use the `trx` that `fn` is given.
+   * it throws (guard on): use the `trx` that `fn` is given. Writes go through `write`: on SQLite
+   * with a file, `db` is the query-only read connection and refuses them.
    */
   readonly db: Kysely<Database>
 
   /**
    * One atomic, durable write: `fn` commits in full or not at all, and the promise settles after
    * the COMMIT is durable. Inside `fn`, use only `trx`. Calling `write` again inside `fn` throws
-   * (pass `trx` to the store's `…In(trx, …)` method instead). Work registered with
-   * `withUnitExtension` (the idempotency record) commits in the same transaction.
+   * (pass `trx` to the store's `…In(trx, …)` method instead). `options.extension` (a request's
+   * Idempotency-Key record, plugins/idempotency.ts) commits in the same transaction as `fn`: a
+   * store method that a route calls through `sendWrite` takes the options as its last parameter
+   * and passes them here unchanged.
    */
-  write: <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>
+  write: <T>(fn: (trx: Kysely<Database>) => Promise<T>, options?: WriteOptions) => Promise<T>
 
   /**
    * A query whose shape is built and compiled once (on the hot path, building costs more than

@@ -13,12 +13,14 @@ export interface EngineConfig {
   databaseConnectTimeoutMs?: number
   /** a lost PostgreSQL connection (the engine reconnects by itself); for the log */
   onError?: (err: Error) => void
+  /** the engine's misuse check (db/engine/write-scope.ts); on when unset, off in production */
+  writeGuard?: boolean
 }
 
 /** The engine the server and the CLI run on: the one place where the choice is made. */
 export function openEngine (config: EngineConfig): Engine {
   if (config.databaseUrl !== undefined) {
-    return openPostgresEngine({ url: config.databaseUrl, poolSize: config.databasePoolSize, connectionTimeoutMs: config.databaseConnectTimeoutMs, onError: config.onError })
+    return openPostgresEngine({ url: config.databaseUrl, poolSize: config.databasePoolSize, connectionTimeoutMs: config.databaseConnectTimeoutMs, onError: config.onError, writeGuard: config.writeGuard })
   }
-  return openSqliteEngine({ file: config.dbPath, synchronous: config.synchronous })
+  return openSqliteEngine({ file: config.dbPath, synchronous: config.synchronous, writeGuard: config.writeGuard })
 }

@@ -1,7 +1,7 @@
 import type { Compilable, CompiledQuery as KyselyCompiledQuery, Kysely } from 'kysely'
 import type { Database } from '../../types.js'
 import type { CompiledQuery } from '../engine.js'
-import { refuseInsideWrite } from '../write-scope.js'
+import type { WriteGuard } from '../write-scope.js'
 
 /** What `param(name)` puts where a value goes; replaced by the named value on each run. */
 class NamedValue {
@@ -18,6 +18,7 @@ type Slot = { name: string } | { value: unknown }
  */
 export function compileNamed<Row, Name extends string> (
   query: (sql: string, parameters: readonly unknown[]) => Promise<unknown[]>,
+  guard: WriteGuard,
   build: (param: (name: Name) => any) => Compilable<Row>
 ): CompiledQuery<Row, Name> {
   const compiled = build((name) => new NamedValue(name)).compile()
@@ -42,7 +43,7 @@ export function compileNamed<Row, Name extends string> (
     return (await trx.executeQuery(bind(values))).rows
   }
   const read = async (values: Record<Name, unknown>): Promise<Row[]> => {
-    refuseInsideWrite()
+    guard.refuseInsideWrite()
     const bound = bind(values)
     return await query(bound.sql, bound.parameters) as Row[]
   }

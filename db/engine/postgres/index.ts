@@ -3,7 +3,7 @@ import pg from 'pg'
 import { postgresMigrations } from '../../migrations/postgres/index.js'
 import type { Database } from '../../types.js'
 import type { Engine } from '../engine.js'
-import { currentExtension, OutsideWriteOnly, refuseNestedWrite, runAsWrite } from '../write-scope.js'
+import { extendedUnit, writeGuard } from '../write-scope.js'
 import { compileNamed } from './compiled.js'
 import { postgresSql } from './dialect.js'
 import { isRetryableConflict, isUnavailable } from './errors.js'
@@ -23,6 +23,8 @@ export interface PostgresEngineOptions {
   onError?: (err: Error) => void
   /** shown in pg_stat_activity */
   applicationName?: string
+  /** the misuse check (db/engine/write-scope.ts); on unless turned off (production) */
+  writeGuard?: boolean
 }
 
 export interface PostgresEngine extends Engine {
@@ -78,24 +80,26 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
   }, pool, report)
 
   let closed: Promise<void> | undefined
+  const guard = writeGuard(options.writeGuard ?? true)
 
   return {
     dialect: 'postgres',
     pool,
-    db: base.withPlugin(new OutsideWriteOnly()),
+    db: guard.outsideWriteOnly(base),
     changes: undefined,
     wakeups,
     sql: postgresSql,
 
-    async write (fn) {
-      refuseNestedWrite()
-      // read now, in the caller's async context
-      const extension = currentExtension()
-      const unit = extension === undefined ? fn : extension.extend(fn)
+    // With the guard off, misuse cannot hang either: a query on `db` inside a write, or a nested
+    // write, takes another pool connection (or fails after connectionTimeoutMs when none is free),
+    // and waiting for a lock the outer unit holds ends at statement_timeout.
+    async write (fn, writeOptions) {
+      guard.refuseNestedWrite()
+      const { unit, committed } = extendedUnit(fn, writeOptions)
       for (let attempt = 1; ; attempt++) {
         try {
-          const value = await base.transaction().execute(async (trx) => await runAsWrite(async () => await unit(trx)))
-          extension?.committed()
+          const value = await base.transaction().execute(async (trx) => await guard.runAsWrite(async () => await unit(trx)))
+          committed()
           return value
         } catch (err) {
           if (attempt < WRITE_ATTEMPTS && isRetryableConflict(err)) continue
@@ -104,7 +108,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
       }
     },
 
-    compile: (build) => compileNamed(async (text, values) => (await pool.query(text, values as unknown[])).rows, build),
+    compile: (build) => compileNamed(async (text, values) => (await pool.query(text, values as unknown[])).rows, guard, build),
 
     async migrate () {
       // its own connection without the statement timeout: a migration, or the wait for another

@@ -2,7 +2,7 @@ import { SelectQueryNode, type Compilable, type Kysely } from 'kysely'
 import type { Database } from '../../types.js'
 import type { CompiledQuery } from '../engine.js'
 import { NamedStatement } from '../named-values.js'
-import { refuseInsideWrite } from '../write-scope.js'
+import type { WriteGuard } from '../write-scope.js'
 import type { StatementCachingDatabase } from './connection.js'
 
 /**
@@ -13,13 +13,14 @@ import type { StatementCachingDatabase } from './connection.js'
 export function compileSqlite<Row, Name extends string> (
   base: Kysely<Database>,
   reader: StatementCachingDatabase | undefined,
+  guard: WriteGuard,
   build: (param: (name: Name) => any) => Compilable<Row>
 ): CompiledQuery<Row, Name> {
   const named = new NamedStatement<Row, Name>(build)
   const { statement } = named
   const isSelect = SelectQueryNode.is(statement.query)
   const read = async (values: Record<Name, unknown>): Promise<Row[]> => {
-    refuseInsideWrite()
+    guard.refuseInsideWrite()
     if (!isSelect) throw new Error('compiled query: read() is for SELECTs; a statement that writes runs inside engine.write() with run(trx, …)')
     const parameters = named.parameters(values)
     if (reader !== undefined) return reader.prepare(statement.sql).all(parameters) as Row[]

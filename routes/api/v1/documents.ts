@@ -40,7 +40,7 @@ const documents: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: OneResponse(Document), ...errorResponses }
     }
   }, async (request, reply) => {
-    return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body),
+    return await sendWrite(request, reply, async (options) => await store.create(request.apiKey!.accountId, request.body, options),
       (created) => ({ status: 201, payload: { data: created } }))
   })
 

@@ -39,7 +39,7 @@ const shifts: FastifyPluginAsyncTypebox = async (fastify) => {
       errors: ['not_found', 'shift_overlap']
     }
   }, async (request, reply) => {
-    return await sendWrite(request, reply, async () => await store.create(request.apiKey!.accountId, request.body),
+    return await sendWrite(request, reply, async (options) => await store.create(request.apiKey!.accountId, request.body, options),
       (created) => ({ status: 201, payload: { data: created } }))
   })
 

@@ -61,13 +61,13 @@ const webhooks: FastifyPluginAsyncTypebox = async (fastify) => {
     if (action === 'ping') {
       if (id === undefined) throw validationError('Missing required query parameter: id (the webhook to ping)')
       if (request.body !== null && request.body !== undefined) throw validationError('A ping takes no request body')
-      return await sendWrite(request, reply, async () => await store.ping(accountId, id),
+      return await sendWrite(request, reply, async (options) => await store.ping(accountId, id, options),
         (eventId) => ({ status: 202, payload: { data: { event_id: eventId, subscription_id: id, event: 'ping' as const } } }))
     }
     if (id !== undefined) throw validationError('Unexpected query parameter id: use PUT to change a webhook, or action=ping to ping it')
     const body = requireCreateBody(request.body)
     requireSubscribable(request.apiKey!.grant, body.events)
-    return await sendWrite(request, reply, async () => await store.create(accountId, body),
+    return await sendWrite(request, reply, async (options) => await store.create(accountId, body, options),
       (created) => ({ status: 201, payload: { data: created } }))
   })
 
