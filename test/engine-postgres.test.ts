@@ -180,6 +180,59 @@ t.test('lockKey serialises the writes that take the same key', { skip }, async (
   t.equal(await raceCounter(engine, accountId, (i) => `counter ${i}`, true), '4', 'different keys do not wait for each other')
 })
 
+t.test('lockedForWrite: writes that lock the same row take turns, and each reads what the previous committed', { skip }, async (t) => {
+  const engine = await freshEngine(t)
+  const accountId = await insertAccount(engine, '0')
+  // each reads the counter in the statement that locks its row, then writes it back
+  const bump = async (): Promise<void> => {
+    await engine.write(async (trx) => {
+      const { name } = await engine.sql.lockedForWrite(untyped(trx).selectFrom('accounts').select('name').where('id', '=', accountId)).executeTakeFirstOrThrow()
+      await sleep(50)
+      await untyped(trx).updateTable('accounts').set({ name: String(Number(name) + 1) }).where('id', '=', accountId).execute()
+    })
+  }
+  await Promise.all([bump(), bump(), bump()])
+  t.equal((await engine.db.selectFrom('accounts').select('name').where('id', '=', accountId).executeTakeFirstOrThrow()).name, '3', 'no update lost')
+})
+
+t.test('lockedForWrite locks only `of`, and lets other writes insert rows that reference the locked row', { skip }, async (t) => {
+  const engine = await freshEngine(t)
+  const account = await insertAccount(engine, 'owner')
+  const department = await engine.write(async (trx) => (await untyped(trx).insertInto('departments')
+    .values({ account_id: account, name: 'Stores', created_at: NOW, updated_at: NOW })
+    .returning('id').executeTakeFirstOrThrow()).id as number)
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let locked!: () => void
+  const isLocked = new Promise<void>((resolve) => { locked = resolve })
+  const holder = engine.write(async (trx) => {
+    await engine.sql.lockedForWrite(untyped(trx).selectFrom('departments as d').innerJoin('accounts as a', 'a.id', 'd.account_id').select('d.id')
+      .where('d.id', '=', department), 'd').execute()
+    locked()
+    await held
+  })
+  await isLocked
+  // a foreign key check takes a KEY SHARE lock on the row it references; FOR UPDATE would block it
+  const inserted = await Promise.race([
+    engine.write(async (trx) => await untyped(trx).insertInto('workers')
+      .values({ account_id: account, first_name: 'A', last_name: 'B', department_id: department, preferred_language: 'en', active: true, created_at: NOW, updated_at: NOW })
+      .returning('id').executeTakeFirstOrThrow()).then(() => 'inserted'),
+    sleep(3_000).then(() => 'kept waiting')
+  ])
+  const accountFree = await Promise.race([
+    engine.write(async (trx) => { await untyped(trx).updateTable('accounts').set({ name: 'renamed' }).where('id', '=', account).execute() }).then(() => 'updated'),
+    sleep(3_000).then(() => 'kept waiting')
+  ])
+  const departmentUpdate = engine.write(async (trx) => { await untyped(trx).updateTable('departments').set({ name: 'renamed' }).where('id', '=', department).execute() })
+  const departmentHeld = await Promise.race([departmentUpdate.then(() => 'updated'), sleep(500).then(() => 'kept waiting')])
+  release()
+  await holder
+  await departmentUpdate
+  t.equal(inserted, 'inserted', 'a row referencing the locked one is inserted meanwhile')
+  t.equal(accountFree, 'updated', 'the joined row is not locked')
+  t.equal(departmentHeld, 'kept waiting', 'the locked row itself waits for the holder')
+})
+
 t.test('claimable rows: a second claimer skips the row the first holds', { skip }, async (t) => {
   const engine = await freshEngine(t)
   const first = await insertAccount(engine, 'first')
