@@ -21,6 +21,18 @@ const INSERT_COLUMNS = [
 ] as const
 type InsertColumn = typeof INSERT_COLUMNS[number]
 
+/**
+ * Every column of an entry, by name rather than `*`: on PostgreSQL the queries are prepared, and a
+ * prepared `returning *` fails once a rolling deploy's migration adds a column.
+ */
+const ENTRY_COLUMNS = [
+  'id', 'account_id', 'type', 'parent_id', 'worker_id', 'location_id', 'cost_code_id', 'clock_in', 'clock_out', 'duration_seconds',
+  'break_seconds', 'status', 'source', 'notes', 'latitude', 'longitude', 'gps_accuracy', 'within_geofence', 'distance_meters',
+  'low_gps_confidence', 'created_at', 'updated_at', 'survey_response_id'
+] as const satisfies ReadonlyArray<keyof TimeEntryRow>
+/** fails to compile when a column of time_entries is missing above */
+const EVERY_ENTRY_COLUMN: ReadonlyArray<typeof ENTRY_COLUMNS[number]> = [] as Array<keyof TimeEntryRow>
+
 const RESPONSE_COLUMNS = [
   'account_id', 'survey_id', 'worker_id', 'location_id', 'passed', 'answers', 'failed_questions', 'submitted_at', 'created_at', 'updated_at'
 ] as const
@@ -109,7 +121,7 @@ export class ClockStore {
     this.#activeSurveys = engine.compile((param) => db.selectFrom('surveys').select(['id', 'name', 'location_ids', 'questions'])
       .where('account_id', '=', param('accountId')).where(sql<boolean>`active = true`).orderBy('id'))
     this.#insert = engine.compile((param) => db.insertInto('time_entries')
-      .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, param(c)])) as never).returningAll())
+      .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, param(c)])) as never).returning(ENTRY_COLUMNS))
     this.#insertResponse = engine.compile((param) => db.insertInto('survey_responses')
       .values(Object.fromEntries(RESPONSE_COLUMNS.map((c) => [c, param(c)])) as never).returning('id'))
     this.#close = engine.compile((param) => db.updateTable('time_entries')
@@ -121,7 +133,7 @@ export class ClockStore {
         cost_code_id: sql<number | null>`coalesce(${param('costCodeId')}, cost_code_id)`,
         updated_at: param('now')
       })
-      .where('id', '=', param('id')).returningAll())
+      .where('id', '=', param('id')).returning(ENTRY_COLUMNS))
     this.#addBreak = engine.compile((param) => db.updateTable('time_entries')
       .set({ break_seconds: sql<number>`break_seconds + ${param('seconds')}`, updated_at: param('now') }).where('id', '=', param('id')).returning('id'))
     this.#recordEvent = eventRecorder(engine)

@@ -47,6 +47,36 @@ t.test('migrations apply once when two processes start together', { skip }, asyn
   t.equal((await a.db.selectFrom('accounts').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n, 0)
 })
 
+t.test('compiled queries run as prepared statements, except those whose columns are `*`', { skip }, async (t) => {
+  const url = await freshPostgresDatabase(t)
+  const engine = openPostgresEngine({ url, poolSize: 1 })
+  t.teardown(async () => { await engine.close() })
+  const accountId = await insertAccount(engine, 'Acme')
+  const listed = engine.compile((param: (name: 'id') => any) => engine.db.selectFrom('accounts').select(['id', 'name']).where('id', '=', param('id')))
+  const starred = engine.compile((param: (name: 'id') => any) => engine.db.selectFrom('accounts').selectAll().where('id', '=', param('id')))
+  const counted = engine.compile((param: (name: 'name') => any) => engine.db.selectFrom('accounts').select(sql<number>`count(*)`.as('n')).where('name', '=', param('name')))
+  const rename = engine.compile((param: (name: 'id' | 'name') => any) => engine.db.updateTable('accounts').set({ name: param('name') }).where('id', '=', param('id')).returning(['id', 'name']))
+  const preparedTexts = async (): Promise<string[]> => (await sql<{ statement: string }>`select statement from pg_prepared_statements order by prepare_time`.execute(engine.db)).rows.map((r) => r.statement)
+
+  t.same(await listed.read({ id: accountId }), [{ id: accountId, name: 'Acme' }])
+  t.equal((await starred.read({ id: accountId }))[0]?.name, 'Acme')
+  t.same(await counted.read({ name: 'Acme' }), [{ n: 1 }])
+  t.same(await engine.write(async (trx) => await rename.run(trx, { id: accountId, name: 'Renamed' })), [{ id: accountId, name: 'Renamed' }])
+  // the one connection has prepared what it ran, inside a write too
+  const texts = await preparedTexts()
+  t.equal(texts.length, 3, 'three statements prepared: not the one with `select *`')
+  t.ok(texts.some((text) => text.includes('select "id", "name" from "accounts"')))
+  t.ok(texts.some((text) => text.includes('count(*)')))
+  t.ok(texts.some((text) => text.startsWith('update "accounts"')))
+  t.notOk(texts.some((text) => text.includes('select * from')))
+
+  // a rolling deploy's migration adds a column while the statements are prepared: both still answer
+  await sql`alter table accounts add column extra text`.execute(engine.db)
+  t.same(await listed.read({ id: accountId }), [{ id: accountId, name: 'Renamed' }])
+  t.equal(((await starred.read({ id: accountId }))[0] as Record<string, unknown> | undefined)?.extra, null, '`select *` was never prepared, so it sees the new column')
+  t.same(await engine.write(async (trx) => await rename.run(trx, { id: accountId, name: 'Again' })), [{ id: accountId, name: 'Again' }])
+})
+
 t.test('misuse throws at once: engine.db inside a write, a write inside a write', { skip }, async (t) => {
   const engine = await freshEngine(t)
   await t.rejects(engine.write(async () => await engine.db.selectFrom('accounts').selectAll().execute()), { message: DB_INSIDE_WRITE })

@@ -7,6 +7,7 @@ import { currentExtension, OutsideWriteOnly, refuseNestedWrite, runAsWrite } fro
 import { compileNamed } from './compiled.js'
 import { postgresSql } from './dialect.js'
 import { isRetryableConflict, isUnavailable } from './errors.js'
+import { PreparedStatements } from './prepared.js'
 import { rowTypes } from './types.js'
 
 export interface PostgresEngineOptions {
@@ -59,9 +60,10 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
   // an idle client's error reaches the pool too; it was reported by the client's own listener
   pool.on('error', () => {})
 
+  const prepared = new PreparedStatements()
   const base = new Kysely<Database>({
     dialect: new PostgresDialect({
-      pool,
+      pool: prepared.kyselyPool(pool),
       // dates and timestamps as SQLite's functions see them: UTC, whatever the server's default
       onCreateConnection: async (connection) => {
         await connection.executeQuery(CompiledQuery.raw('set time zone \'UTC\''))
@@ -95,7 +97,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
       }
     },
 
-    compile: (build) => compileNamed(async (text, values) => (await pool.query(text, values as unknown[])).rows, build),
+    compile: (build) => compileNamed(async (text, values) => (await pool.query(prepared.config(text, values))).rows, build, (text) => { prepared.register(text) }),
 
     async migrate () {
       // its own connection without the statement timeout: a migration, or the wait for another
