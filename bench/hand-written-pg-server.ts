@@ -7,7 +7,8 @@ import pg from 'pg'
 // size, running the queries the API runs (the key by its hash joined to its account, then the
 // worker row with its location's and department's names), without Kysely and without the API's
 // other per-request work (CORS, rate limit, request id, scope check, query validation, response
-// schema, logging).
+// schema, logging). Both as named statements, prepared once per connection, as the API's
+// compiled queries are.
 const url = process.env.TEMPCLOCK_DATABASE_URL
 if (url === undefined) throw new Error('TEMPCLOCK_DATABASE_URL is required')
 const pool = new pg.Pool({ connectionString: url, max: Number(process.env.TEMPCLOCK_DATABASE_POOL_SIZE ?? 10) })
@@ -30,12 +31,12 @@ app.get('/health', async () => ({ status: 'ok' }))
 app.get<{ Querystring: { id?: string } }>('/api/v1/workers.php', async (request, reply) => {
   const header = request.headers.authorization ?? ''
   const key = header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7) : ''
-  const owner = (await pool.query<KeyRow>(KEY_BY_HASH, [hash('sha256', key, 'hex')])).rows[0]
+  const owner = (await pool.query<KeyRow>({ name: 'key_by_hash', text: KEY_BY_HASH, values: [hash('sha256', key, 'hex')] })).rows[0]
   if (owner === undefined || owner.revoked_at !== null || !owner.api_enabled ||
     (owner.expires_at !== null && owner.expires_at.getTime() <= Date.now())) {
     return await reply.code(401).send({ error: 'Invalid API key' })
   }
-  const worker = (await pool.query(WORKER_BY_ID, [Number(request.query.id), owner.account_id])).rows[0]
+  const worker = (await pool.query({ name: 'worker_by_id', text: WORKER_BY_ID, values: [Number(request.query.id), owner.account_id] })).rows[0]
   if (worker === undefined) return await reply.code(404).send({ error: 'not found' })
   return { data: worker }
 })

@@ -1,10 +1,10 @@
-import { sql, type Kysely } from 'kysely'
-import { recordEvent } from './events.js'
+import { sql, type Compilable, type Kysely } from 'kysely'
+import { eventRecorder, type EventRecorder } from './events.js'
 import type { CompiledQuery, Engine, WriteOptions } from './engine/engine.js'
 import { toSurveyFacts } from './surveys.js'
 import { toTimeEntryRecord } from './time-entries.js'
-import type { Database, LocationRow, SurveyRow, TimeEntryRow } from './types.js'
-import { checkTimestamp, decideClock, type ClockDecision, type ClockFacts, type ClockRequest, type EntryFacts, type NewEntry, type NewSurveyResponse, type WorkerFacts } from '../domain/clock-decision.js'
+import type { Database, SurveyRow, TimeEntryRow } from './types.js'
+import { checkTimestamp, decideClock, type ClockDecision, type ClockFacts, type ClockRequest, type EntryFacts, type LocationFacts, type NewEntry, type NewSurveyResponse, type WorkerFacts } from '../domain/clock-decision.js'
 import { ApiError, conflict } from '../domain/errors.js'
 import { applicableSurvey } from '../domain/surveys.js'
 import { toIsoSeconds } from '../domain/time.js'
@@ -21,6 +21,18 @@ const INSERT_COLUMNS = [
 ] as const
 type InsertColumn = typeof INSERT_COLUMNS[number]
 
+/**
+ * Every column of an entry, by name rather than `*`: on PostgreSQL the queries are prepared, and a
+ * prepared `returning *` fails once a rolling deploy's migration adds a column.
+ */
+const ENTRY_COLUMNS = [
+  'id', 'account_id', 'type', 'parent_id', 'worker_id', 'location_id', 'cost_code_id', 'clock_in', 'clock_out', 'duration_seconds',
+  'break_seconds', 'status', 'source', 'notes', 'latitude', 'longitude', 'gps_accuracy', 'within_geofence', 'distance_meters',
+  'low_gps_confidence', 'created_at', 'updated_at', 'survey_response_id'
+] as const satisfies ReadonlyArray<keyof TimeEntryRow>
+/** fails to compile when a column of time_entries is missing above */
+const EVERY_ENTRY_COLUMN: ReadonlyArray<typeof ENTRY_COLUMNS[number]> = [] as Array<keyof TimeEntryRow>
+
 const RESPONSE_COLUMNS = [
   'account_id', 'survey_id', 'worker_id', 'location_id', 'passed', 'answers', 'failed_questions', 'submitted_at', 'created_at', 'updated_at'
 ] as const
@@ -29,51 +41,87 @@ type ResponseColumn = typeof RESPONSE_COLUMNS[number]
 type WorkerRow = WorkerFacts & { has_surveys: boolean }
 type ActiveSurveyRow = Pick<SurveyRow, 'id' | 'name' | 'location_ids' | 'questions'>
 
+/** The entry columns the decision reads; a facts query selects them as `<alias>_<column>`. */
+const ENTRY_FACTS = ['id', 'parent_id', 'location_id', 'cost_code_id', 'clock_in', 'clock_out', 'status'] as const
+type EntryFactsOf<A extends string> = { [C in keyof EntryFacts as `${A}_${C}`]: EntryFacts[C] | null }
+const LOCATION_FACTS = ['id', 'name', 'latitude', 'longitude', 'geofence_radius_m', 'geofence_mode', 'gps_accuracy_threshold'] as const
+type LocationFactsOf<A extends string> = { [C in keyof LocationFacts as `${A}_${C}`]: LocationFacts[C] | null }
+
+/** in: the latest shift, the entry's location, the body's cost code (its id when the account has it) */
+type InFactsRow = EntryFactsOf<'latest'> & LocationFactsOf<'location'> & { found_cost_code_id: number | null }
+/** out, break_start: the open shift, its latest break, its location's name, the body's cost code */
+type ShiftFactsRow = EntryFactsOf<'shift'> & EntryFactsOf<'break'> & { location_name: string | null, found_cost_code_id: number | null }
+/** break_end: the open break and its location's name */
+type BreakFactsRow = EntryFactsOf<'break'> & { location_name: string | null }
+
+/** The facts of an event, and the location (id and name) its answered entry is known to be at. */
+interface LoadedFacts {
+  facts: ClockFacts
+  location: { id: number, name: string } | null
+}
+
 /**
  * Clock events: loads the facts the decision needs (domain/clock-decision.ts) and applies what it
- * decides, in one write transaction per event (BEGIN IMMEDIATE, so two processes serialise rather
- * than fail) with the webhook events and any survey response in the same transaction. The partial
- * unique index `time_entries_one_open` is the last word on "one open entry per worker", and the
- * table's CHECKs on durations and break time. Every query is compiled once: this is the hot path.
+ * decides, in one write transaction per event with the webhook events and any survey response in
+ * the same transaction. The partial unique index `time_entries_one_open` is the last word on "one
+ * open entry per worker", and the table's CHECKs on durations and break time. Every query is
+ * compiled once, and each round trip counts (on PostgreSQL a statement costs more than the rest of
+ * the event): the worker is read and locked in one statement, the action's facts are one query.
  */
 export class ClockStore {
   readonly #worker: CompiledQuery<WorkerRow, 'id' | 'accountId'>
-  readonly #location: CompiledQuery<LocationRow, 'id' | 'accountId'>
-  readonly #costCode: CompiledQuery<{ id: number }, 'id' | 'accountId'>
-  readonly #latestShift: CompiledQuery<TimeEntryRow, 'accountId' | 'workerId'>
-  readonly #openEntry: CompiledQuery<TimeEntryRow, 'workerId'>
-  readonly #openBreakOf: CompiledQuery<TimeEntryRow, 'workerId'>
-  readonly #latestBreak: CompiledQuery<TimeEntryRow, 'parentId'>
+  readonly #inFacts: CompiledQuery<InFactsRow, 'workerId' | 'accountId' | 'locationId' | 'costCodeId'>
+  readonly #shiftFacts: CompiledQuery<ShiftFactsRow, 'workerId' | 'accountId' | 'costCodeId'>
+  readonly #breakFacts: CompiledQuery<BreakFactsRow, 'workerId' | 'accountId'>
+  readonly #location: CompiledQuery<{ name: string }, 'id' | 'accountId'>
+  readonly #openEntry: CompiledQuery<{ id: number }, 'workerId'>
   readonly #activeSurveys: CompiledQuery<ActiveSurveyRow, 'accountId'>
   readonly #insert: CompiledQuery<TimeEntryRow, InsertColumn>
   readonly #insertResponse: CompiledQuery<{ id: number }, ResponseColumn>
   readonly #close: CompiledQuery<TimeEntryRow, 'clockOut' | 'duration' | 'notes' | 'costCodeId' | 'now' | 'id'>
   readonly #addBreak: CompiledQuery<{ id: number }, 'seconds' | 'now' | 'id'>
+  readonly #recordEvent: EventRecorder
 
   constructor (private readonly engine: Engine) {
     const { db } = engine
-    // whether the account has an active survey rides along, so a clock-in where none can apply
-    // costs no extra query
-    this.#worker = engine.compile((param) => db.selectFrom('workers').select(['id', 'first_name', 'last_name', 'location_id', 'active'])
+    // One worker's events are serial, across processes too: the worker's row stays locked until
+    // the event commits, and the facts are read by the statements after the lock, which see
+    // everything the previous event committed. Whether the account has an active survey rides
+    // along, so a clock-in where none can apply costs no extra query.
+    this.#worker = engine.compile((param) => engine.sql.lockedForWrite(db.selectFrom('workers').select(['id', 'first_name', 'last_name', 'location_id', 'active'])
       .select(sql<boolean>`exists (select 1 from surveys where surveys.account_id = workers.account_id and surveys.active = true)`.as('has_surveys'))
-      .where('id', '=', param('id')).where('account_id', '=', param('accountId')))
-    this.#location = engine.compile((param) => db.selectFrom('locations').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')))
-    this.#costCode = engine.compile((param) => db.selectFrom('cost_codes').select('id').where('id', '=', param('id')).where('account_id', '=', param('accountId')))
-    // Entries of a worker never overlap, so the latest clock-in is also the latest clock-out.
-    this.#latestShift = engine.compile((param) => db.selectFrom('time_entries').selectAll()
-      .where('account_id', '=', param('accountId')).where('worker_id', '=', param('workerId')).where(sql<boolean>`type = 'shift'`)
-      .orderBy('clock_in', 'desc').limit(sql<number>`1`))
-    // the literal status keeps the partial index usable
-    this.#openEntry = engine.compile((param) => db.selectFrom('time_entries').selectAll()
+      .where('id', '=', param('id')).where('account_id', '=', param('accountId'))))
+    // Each facts query starts from the (locked) worker's row and left-joins what the action reads,
+    // so it answers one row whatever is missing. Entries of a worker never overlap, so the latest
+    // clock-in is also the latest clock-out; the literal type and status keep the partial indexes
+    // usable, and at most one entry of each type is open.
+    const costCode = (param: (name: 'costCodeId' | 'accountId') => any) => sql<number | null>`(select id from cost_codes where id = ${param('costCodeId')} and account_id = ${param('accountId')})`
+    this.#inFacts = engine.compile((param) => db.selectFrom('workers as w')
+      .leftJoin('time_entries as latest', (join) => join.on('latest.id', '=', (eb) => eb.selectFrom('time_entries as e').select('e.id')
+        .where('e.account_id', '=', param('accountId')).whereRef('e.worker_id', '=', 'w.id').where(sql<boolean>`e.type = 'shift'`)
+        .orderBy('e.clock_in', 'desc').limit(sql<number>`1`)))
+      .leftJoin('locations as location', (join) => join.on('location.id', '=', param('locationId')).on('location.account_id', '=', param('accountId')))
+      .select([...factColumns('latest', ENTRY_FACTS), ...factColumns('location', LOCATION_FACTS), costCode(param).as('found_cost_code_id')])
+      .where('w.id', '=', param('workerId')) as unknown as Compilable<InFactsRow>)
+    this.#shiftFacts = engine.compile((param) => db.selectFrom('workers as w')
+      .leftJoin('time_entries as shift', (join) => join.onRef('shift.worker_id', '=', 'w.id').on(sql<boolean>`shift.type = 'shift'`).on(sql<boolean>`shift.status = 'active'`))
+      .leftJoin('time_entries as break', (join) => join.on('break.id', '=', (eb) => eb.selectFrom('time_entries as e').select('e.id')
+        .whereRef('e.parent_id', '=', 'shift.id').orderBy('e.clock_in', 'desc').limit(sql<number>`1`)))
+      .leftJoin('locations as location', (join) => join.onRef('location.id', '=', 'shift.location_id').on('location.account_id', '=', param('accountId')))
+      .select([...factColumns('shift', ENTRY_FACTS), ...factColumns('break', ENTRY_FACTS), sql<string | null>`location.name`.as('location_name'), costCode(param).as('found_cost_code_id')])
+      .where('w.id', '=', param('workerId')) as unknown as Compilable<ShiftFactsRow>)
+    this.#breakFacts = engine.compile((param) => db.selectFrom('workers as w')
+      .leftJoin('time_entries as break', (join) => join.onRef('break.worker_id', '=', 'w.id').on(sql<boolean>`break.type = 'break'`).on(sql<boolean>`break.status = 'active'`))
+      .leftJoin('locations as location', (join) => join.onRef('location.id', '=', 'break.location_id').on('location.account_id', '=', param('accountId')))
+      .select([...factColumns('break', ENTRY_FACTS), sql<string | null>`location.name`.as('location_name')])
+      .where('w.id', '=', param('workerId')) as unknown as Compilable<BreakFactsRow>)
+    this.#location = engine.compile((param) => db.selectFrom('locations').select('name').where('id', '=', param('id')).where('account_id', '=', param('accountId')))
+    this.#openEntry = engine.compile((param) => db.selectFrom('time_entries').select('id')
       .where('worker_id', '=', param('workerId')).where(sql<boolean>`type = 'shift'`).where(sql<boolean>`status = 'active'`))
-    this.#openBreakOf = engine.compile((param) => db.selectFrom('time_entries').selectAll()
-      .where('worker_id', '=', param('workerId')).where(sql<boolean>`type = 'break'`).where(sql<boolean>`status = 'active'`))
-    this.#latestBreak = engine.compile((param) => db.selectFrom('time_entries').selectAll()
-      .where('parent_id', '=', param('parentId')).orderBy('clock_in', 'desc').limit(sql<number>`1`))
     this.#activeSurveys = engine.compile((param) => db.selectFrom('surveys').select(['id', 'name', 'location_ids', 'questions'])
       .where('account_id', '=', param('accountId')).where(sql<boolean>`active = true`).orderBy('id'))
     this.#insert = engine.compile((param) => db.insertInto('time_entries')
-      .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, param(c)])) as never).returningAll())
+      .values(Object.fromEntries(INSERT_COLUMNS.map((c) => [c, param(c)])) as never).returning(ENTRY_COLUMNS))
     this.#insertResponse = engine.compile((param) => db.insertInto('survey_responses')
       .values(Object.fromEntries(RESPONSE_COLUMNS.map((c) => [c, param(c)])) as never).returning('id'))
     this.#close = engine.compile((param) => db.updateTable('time_entries')
@@ -85,9 +133,10 @@ export class ClockStore {
         cost_code_id: sql<number | null>`coalesce(${param('costCodeId')}, cost_code_id)`,
         updated_at: param('now')
       })
-      .where('id', '=', param('id')).returningAll())
+      .where('id', '=', param('id')).returning(ENTRY_COLUMNS))
     this.#addBreak = engine.compile((param) => db.updateTable('time_entries')
       .set({ break_seconds: sql<number>`break_seconds + ${param('seconds')}`, updated_at: param('now') }).where('id', '=', param('id')).returning('id'))
+    this.#recordEvent = eventRecorder(engine)
   }
 
   /** One clock event. Throws ApiError for every refusal; `nowMs` is the server's clock. */
@@ -96,10 +145,8 @@ export class ClockStore {
     let outcome: ClockResult | ApiError
     try {
       outcome = await this.engine.write(async (trx) => {
-        // one worker's events are serial across processes too (on an engine with several writers)
-        await this.engine.sql.lockKey(trx, `clock:${accountId}:${body.worker_id}`)
-        const facts = await this.#loadFacts(trx, accountId, request)
-        return await this.#apply(trx, accountId, facts, decideClock(facts, request))
+        const loaded = await this.#loadFacts(trx, accountId, request)
+        return await this.#apply(trx, accountId, loaded, decideClock(loaded.facts, request))
       }, options)
     } catch (err) {
       // Only reachable if another writer slipped past the check: the index decides, the caller
@@ -116,48 +163,52 @@ export class ClockStore {
     return outcome
   }
 
-  /** Only what the action's rules read. */
-  async #loadFacts (trx: Kysely<Database>, accountId: number, request: ClockRequest): Promise<ClockFacts> {
+  /** Only what the action's rules read: the worker (locked), then one query for the rest. */
+  async #loadFacts (trx: Kysely<Database>, accountId: number, request: ClockRequest): Promise<LoadedFacts> {
     const row = await this.#worker.runFirst(trx, { id: request.worker_id, accountId })
-    if (row === undefined) return { worker: undefined, costCodeFound: true }
+    if (row === undefined) return { facts: { worker: undefined, costCodeFound: true }, location: null }
     const { has_surveys: hasSurveys, ...worker } = row
+    const workerId = worker.id
     const costCodeId = request.cost_code_id ?? null
-    const costCodeFound = costCodeId === null || (request.action !== 'in' && request.action !== 'out') ||
-      await this.#costCode.runFirst(trx, { id: costCodeId, accountId }) !== undefined
-    const facts: ClockFacts = { worker, costCodeFound }
     switch (request.action) {
       case 'in': {
         const locationId = request.location_id === undefined ? worker.location_id : request.location_id
-        facts.location = locationId === null ? null : await this.#location.runFirst(trx, { id: locationId, accountId })
-        facts.latestShift = entryFacts(await this.#latestShift.runFirst(trx, { accountId, workerId: worker.id }))
+        const found = (await this.#inFacts.runFirst(trx, { workerId, accountId, locationId, costCodeId }))!
+        const location = locationId === null ? null : found.location_id === null ? undefined : locationFacts(found)
+        const facts: ClockFacts = { worker, location, costCodeFound: costCodeId === null || found.found_cost_code_id !== null, latestShift: entryFacts(found, 'latest') }
         if (hasSurveys) {
           const surveys = await this.#activeSurveys.run(trx, { accountId })
           const applicable = applicableSurvey(surveys.map((s) => ({ ...s, location_ids: s.location_ids === null ? null : JSON.parse(s.location_ids) as number[] })), locationId)
           if (applicable !== undefined) facts.survey = toSurveyFacts(applicable)
         }
-        break
+        return { facts, location: location ?? null }
       }
       case 'out':
       case 'break_start': {
-        const open = await this.#openEntry.runFirst(trx, { workerId: worker.id })
-        facts.openShift = entryFacts(open)
-        if (open !== undefined) facts.latestBreak = entryFacts(await this.#latestBreak.runFirst(trx, { parentId: open.id }))
-        break
+        // a break's cost code is its shift's: the body's is only checked on clock-out
+        const checked = request.action === 'out' ? costCodeId : null
+        const found = (await this.#shiftFacts.runFirst(trx, { workerId, accountId, costCodeId: checked }))!
+        const openShift = entryFacts(found, 'shift')
+        return {
+          facts: { worker, costCodeFound: checked === null || found.found_cost_code_id !== null, openShift, latestBreak: entryFacts(found, 'break') },
+          location: knownLocation(openShift, found.location_name)
+        }
       }
-      case 'break_end':
-        facts.openBreak = entryFacts(await this.#openBreakOf.runFirst(trx, { workerId: worker.id }))
-        break
+      case 'break_end': {
+        const found = (await this.#breakFacts.runFirst(trx, { workerId, accountId }))!
+        const openBreak = entryFacts(found, 'break')
+        return { facts: { worker, costCodeFound: true, openBreak }, location: knownLocation(openBreak, found.location_name) }
+      }
     }
-    return facts
   }
 
-  async #apply (trx: Kysely<Database>, accountId: number, facts: ClockFacts, decision: ClockDecision): Promise<ClockResult | ApiError> {
+  async #apply (trx: Kysely<Database>, accountId: number, { facts, location }: LoadedFacts, decision: ClockDecision): Promise<ClockResult | ApiError> {
     const now = toIsoSeconds(new Date())
     if (decision.kind === 'refuse') {
       // nothing to keep: the transaction writes nothing
       if (decision.surveyResponse === null && decision.events.length === 0) throw decision.error
       if (decision.surveyResponse !== null) await this.#insertSurveyResponse(trx, accountId, decision.surveyResponse, now)
-      for (const event of decision.events) await recordEvent(trx, accountId, event.type, event.data)
+      for (const event of decision.events) await this.#recordEvent(trx, accountId, event.type, event.data)
       return decision.error
     }
     const { plan } = decision
@@ -172,11 +223,11 @@ export class ClockStore {
     }
     const row = answered!
     const worker = facts.worker!
-    const locationName = facts.location !== undefined && facts.location?.id === row.location_id
-      ? facts.location.name
-      : await this.#locationName(trx, row.location_id, accountId)
+    const locationName = row.location_id === null ? null
+      : location?.id === row.location_id ? location.name
+        : (await this.#location.runFirst(trx, { id: row.location_id, accountId }))?.name ?? null
     const entry = toTimeEntryRecord({ ...row, worker_name: `${worker.first_name} ${worker.last_name}`, location_name: locationName })
-    for (const type of plan.events) await recordEvent(trx, accountId, type, entry)
+    for (const type of plan.events) await this.#recordEvent(trx, accountId, type, entry)
     return { status: plan.status, entry }
   }
 
@@ -203,15 +254,26 @@ export class ClockStore {
     }
     return (await this.#insertResponse.runFirst(trx, values))!.id
   }
-
-  async #locationName (trx: Kysely<Database>, locationId: number | null, accountId: number): Promise<string | null> {
-    if (locationId === null) return null
-    return (await this.#location.runFirst(trx, { id: locationId, accountId }))?.name ?? null
-  }
 }
 
-function entryFacts (row: TimeEntryRow | undefined): EntryFacts | undefined {
-  if (row === undefined) return undefined
-  const { id, parent_id, location_id, cost_code_id, clock_in, clock_out, status } = row
-  return { id, parent_id, location_id, cost_code_id, clock_in, clock_out, status }
+/** `alias.column as alias_column` for each of `columns`. */
+function factColumns (alias: string, columns: readonly string[]) {
+  return columns.map((column) => sql`${sql.ref(`${alias}.${column}`)}`.as(`${alias}_${column}`))
+}
+
+/** The entry a facts row holds under `alias`, or undefined when the join found none. */
+function entryFacts<A extends string> (row: EntryFactsOf<A>, alias: A): EntryFacts | undefined {
+  const at = row as Record<string, unknown>
+  if (at[`${alias}_id`] === null) return undefined
+  return Object.fromEntries(ENTRY_FACTS.map((column) => [column, at[`${alias}_${column}`]])) as unknown as EntryFacts
+}
+
+function locationFacts (row: LocationFactsOf<'location'>): LocationFacts {
+  const at = row as Record<string, unknown>
+  return Object.fromEntries(LOCATION_FACTS.map((column) => [column, at[`location_${column}`]])) as unknown as LocationFacts
+}
+
+/** The location of the entry an event works on, when it has one and its name was read. */
+function knownLocation (entry: EntryFacts | undefined, name: string | null): { id: number, name: string } | null {
+  return entry?.location_id == null || name === null ? null : { id: entry.location_id, name }
 }

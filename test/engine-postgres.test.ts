@@ -48,6 +48,36 @@ t.test('migrations apply once when two processes start together', { skip }, asyn
   t.equal((await a.db.selectFrom('accounts').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n, 0)
 })
 
+t.test('compiled queries run as prepared statements, except those whose columns are `*`', { skip }, async (t) => {
+  const url = await freshPostgresDatabase(t)
+  const engine = openPostgresEngine({ url, poolSize: 1 })
+  t.teardown(async () => { await engine.close() })
+  const accountId = await insertAccount(engine, 'Acme')
+  const listed = engine.compile((param: (name: 'id') => any) => engine.db.selectFrom('accounts').select(['id', 'name']).where('id', '=', param('id')))
+  const starred = engine.compile((param: (name: 'id') => any) => engine.db.selectFrom('accounts').selectAll().where('id', '=', param('id')))
+  const counted = engine.compile((param: (name: 'name') => any) => engine.db.selectFrom('accounts').select(sql<number>`count(*)`.as('n')).where('name', '=', param('name')))
+  const rename = engine.compile((param: (name: 'id' | 'name') => any) => engine.db.updateTable('accounts').set({ name: param('name') }).where('id', '=', param('id')).returning(['id', 'name']))
+  const preparedTexts = async (): Promise<string[]> => (await sql<{ statement: string }>`select statement from pg_prepared_statements order by prepare_time`.execute(engine.db)).rows.map((r) => r.statement)
+
+  t.same(await listed.read({ id: accountId }), [{ id: accountId, name: 'Acme' }])
+  t.equal((await starred.read({ id: accountId }))[0]?.name, 'Acme')
+  t.same(await counted.read({ name: 'Acme' }), [{ n: 1 }])
+  t.same(await engine.write(async (trx) => await rename.run(trx, { id: accountId, name: 'Renamed' })), [{ id: accountId, name: 'Renamed' }])
+  // the one connection has prepared what it ran, inside a write too
+  const texts = await preparedTexts()
+  t.equal(texts.length, 3, 'three statements prepared: not the one with `select *`')
+  t.ok(texts.some((text) => text.includes('select "id", "name" from "accounts"')))
+  t.ok(texts.some((text) => text.includes('count(*)')))
+  t.ok(texts.some((text) => text.startsWith('update "accounts"')))
+  t.notOk(texts.some((text) => text.includes('select * from')))
+
+  // a rolling deploy's migration adds a column while the statements are prepared: both still answer
+  await sql`alter table accounts add column extra text`.execute(engine.db)
+  t.same(await listed.read({ id: accountId }), [{ id: accountId, name: 'Renamed' }])
+  t.equal(((await starred.read({ id: accountId }))[0] as Record<string, unknown> | undefined)?.extra, null, '`select *` was never prepared, so it sees the new column')
+  t.same(await engine.write(async (trx) => await rename.run(trx, { id: accountId, name: 'Again' })), [{ id: accountId, name: 'Again' }])
+})
+
 t.test('misuse throws at once: engine.db inside a write, a write inside a write', { skip }, async (t) => {
   const engine = await freshEngine(t)
   await t.rejects(engine.write(async () => await engine.db.selectFrom('accounts').selectAll().execute()), { message: DB_INSIDE_WRITE })
@@ -202,6 +232,59 @@ t.test('lockKey serialises the writes that take the same key', { skip }, async (
   t.equal(await raceCounter(engine, accountId, () => null, true), '1', 'without the lock one update is lost (the race is real)')
   t.equal(await raceCounter(engine, accountId, () => 'counter', false), '3', 'with it both count')
   t.equal(await raceCounter(engine, accountId, (i) => `counter ${i}`, true), '4', 'different keys do not wait for each other')
+})
+
+t.test('lockedForWrite: writes that lock the same row take turns, and each reads what the previous committed', { skip }, async (t) => {
+  const engine = await freshEngine(t)
+  const accountId = await insertAccount(engine, '0')
+  // each reads the counter in the statement that locks its row, then writes it back
+  const bump = async (): Promise<void> => {
+    await engine.write(async (trx) => {
+      const { name } = await engine.sql.lockedForWrite(untyped(trx).selectFrom('accounts').select('name').where('id', '=', accountId)).executeTakeFirstOrThrow()
+      await sleep(50)
+      await untyped(trx).updateTable('accounts').set({ name: String(Number(name) + 1) }).where('id', '=', accountId).execute()
+    })
+  }
+  await Promise.all([bump(), bump(), bump()])
+  t.equal((await engine.db.selectFrom('accounts').select('name').where('id', '=', accountId).executeTakeFirstOrThrow()).name, '3', 'no update lost')
+})
+
+t.test('lockedForWrite locks only `of`, and lets other writes insert rows that reference the locked row', { skip }, async (t) => {
+  const engine = await freshEngine(t)
+  const account = await insertAccount(engine, 'owner')
+  const department = await engine.write(async (trx) => (await untyped(trx).insertInto('departments')
+    .values({ account_id: account, name: 'Stores', created_at: NOW, updated_at: NOW })
+    .returning('id').executeTakeFirstOrThrow()).id as number)
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let locked!: () => void
+  const isLocked = new Promise<void>((resolve) => { locked = resolve })
+  const holder = engine.write(async (trx) => {
+    await engine.sql.lockedForWrite(untyped(trx).selectFrom('departments as d').innerJoin('accounts as a', 'a.id', 'd.account_id').select('d.id')
+      .where('d.id', '=', department), 'd').execute()
+    locked()
+    await held
+  })
+  await isLocked
+  // a foreign key check takes a KEY SHARE lock on the row it references; FOR UPDATE would block it
+  const inserted = await Promise.race([
+    engine.write(async (trx) => await untyped(trx).insertInto('workers')
+      .values({ account_id: account, first_name: 'A', last_name: 'B', department_id: department, preferred_language: 'en', active: true, created_at: NOW, updated_at: NOW })
+      .returning('id').executeTakeFirstOrThrow()).then(() => 'inserted'),
+    sleep(3_000).then(() => 'kept waiting')
+  ])
+  const accountFree = await Promise.race([
+    engine.write(async (trx) => { await untyped(trx).updateTable('accounts').set({ name: 'renamed' }).where('id', '=', account).execute() }).then(() => 'updated'),
+    sleep(3_000).then(() => 'kept waiting')
+  ])
+  const departmentUpdate = engine.write(async (trx) => { await untyped(trx).updateTable('departments').set({ name: 'renamed' }).where('id', '=', department).execute() })
+  const departmentHeld = await Promise.race([departmentUpdate.then(() => 'updated'), sleep(500).then(() => 'kept waiting')])
+  release()
+  await holder
+  await departmentUpdate
+  t.equal(inserted, 'inserted', 'a row referencing the locked one is inserted meanwhile')
+  t.equal(accountFree, 'updated', 'the joined row is not locked')
+  t.equal(departmentHeld, 'kept waiting', 'the locked row itself waits for the holder')
 })
 
 t.test('claimable rows: a second claimer skips the row the first holds', { skip }, async (t) => {

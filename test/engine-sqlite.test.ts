@@ -207,3 +207,10 @@ t.test('the caches keep rows only when the engine can tell nothing changed (chan
   engine.sqlite.prepare("update locations set name = 'Moved' where id = ?").run(location.id)
   t.equal((await uncached.get(id, location.id)).name, 'Moved')
 })
+
+t.test('lockedForWrite leaves the query as it is: the single writer is already serial', async (t) => {
+  const engine = await engineFor(t)
+  const query = engine.db.selectFrom('accounts').select('id').where('id', '=', 1)
+  t.same(engine.sql.lockedForWrite(query).compile(), query.compile())
+  t.same(await engine.write(async (trx) => await engine.sql.lockedForWrite(trx.selectFrom('accounts').select('id')).execute()), [])
+})

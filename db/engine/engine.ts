@@ -135,6 +135,17 @@ export interface DialectSql {
   claimable: <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, of?: TB & string) => SelectQueryBuilder<DB, TB, O>
 
   /**
+   * The rows `query` selects (of table `of` only, with a join), locked until the write's
+   * transaction ends against another write locking them the same way: a read-then-write unit on
+   * one row (a worker's clock event) is serial across processes, and reads its row in the same
+   * statement that locks it. PostgreSQL's FOR NO KEY UPDATE, which still lets other writes insert
+   * rows that reference the locked one. Statements after it see what the previous holder
+   * committed; the statement itself does not, for the rows it joins. SQLite's single writer is
+   * already serial.
+   */
+  lockedForWrite: <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, of?: TB & string) => SelectQueryBuilder<DB, TB, O>
+
+  /**
    * Serialises the transactions that take the same `key` (a worker's clock events, one
    * Idempotency-Key) until `trx` ends: PostgreSQL's transaction-level advisory lock. SQLite's
    * single writer is already serial.

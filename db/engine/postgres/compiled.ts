@@ -19,9 +19,12 @@ type Slot = { name: string } | { value: unknown }
 export function compileNamed<Row, Name extends string> (
   query: (sql: string, parameters: readonly unknown[]) => Promise<unknown[]>,
   guard: WriteGuard,
-  build: (param: (name: Name) => any) => Compilable<Row>
+  build: (param: (name: Name) => any) => Compilable<Row>,
+  /** told each compiled query's SQL once (the engine prepares it) */
+  register: (sql: string) => void = () => {}
 ): CompiledQuery<Row, Name> {
   const compiled = build((name) => new NamedValue(name)).compile()
+  register(compiled.sql)
   const slots: Slot[] = compiled.parameters.map((p) => p instanceof NamedValue ? { name: p.name } : { value: p })
   const names = new Set(slots.flatMap((s) => 'name' in s ? [s.name] : []))
 

@@ -40,6 +40,8 @@ export const postgresSql: DialectSql = {
 
   claimable: (query, of) => (of === undefined ? query.forUpdate() : query.forUpdate(of as never)).skipLocked(),
 
+  lockedForWrite: (query, of) => of === undefined ? query.forNoKeyUpdate() : query.forNoKeyUpdate(of as never),
+
   lockKey: async (trx: Kysely<Database>, key: string) => {
     // outside a transaction the lock would be released as soon as it is taken
     if (!trx.isTransaction) throw new Error('lockKey needs the trx of a write: the lock lasts until that transaction ends')

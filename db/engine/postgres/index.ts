@@ -7,6 +7,7 @@ import { extendedUnit, writeGuard } from '../write-scope.js'
 import { compileNamed } from './compiled.js'
 import { postgresSql } from './dialect.js'
 import { isRetryableConflict, isUnavailable } from './errors.js'
+import { PreparedStatements } from './prepared.js'
 import { rowTypes } from './types.js'
 import { PostgresWakeups } from './wakeups.js'
 
@@ -62,9 +63,10 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
   // an idle client's error reaches the pool too; it was reported by the client's own listener
   pool.on('error', () => {})
 
+  const prepared = new PreparedStatements()
   const base = new Kysely<Database>({
     dialect: new PostgresDialect({
-      pool,
+      pool: prepared.kyselyPool(pool),
       // dates and timestamps as SQLite's functions see them: UTC, whatever the server's default
       onCreateConnection: async (connection) => {
         await connection.executeQuery(CompiledQuery.raw('set time zone \'UTC\''))
@@ -108,7 +110,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
       }
     },
 
-    compile: (build) => compileNamed(async (text, values) => (await pool.query(text, values as unknown[])).rows, guard, build),
+    compile: (build) => compileNamed(async (text, values) => (await pool.query(prepared.config(text, values))).rows, guard, build, (text) => { prepared.register(text) }),
 
     async migrate () {
       // its own connection without the statement timeout: a migration, or the wait for another

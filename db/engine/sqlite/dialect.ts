@@ -46,5 +46,6 @@ export const sqliteDialectSql: DialectSql = {
     sql<SqlBool>`exists (select 1 from json_each(${sql.ref(column)}) where value = ${value})`,
   // one writer, and every write transaction is BEGIN IMMEDIATE: already serial across processes
   claimable: (query) => query,
+  lockedForWrite: (query) => query,
   lockKey: async () => {}
 }
