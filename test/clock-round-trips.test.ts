@@ -9,12 +9,14 @@ import pg from 'pg'
 import { buildTestApp, call, createTestAccount, ON_POSTGRES } from './helper.js'
 import { createLocation, insertCostCode, insertWorker, minutesAgo } from './time-fixtures.js'
 
-/** Every statement any `pg` client of this process sends while `work` runs. */
-async function statementsOf (work: () => Promise<unknown>): Promise<string[]> {
-  const sent: string[] = []
+interface Sent { client: pg.Client, text: string }
+
+/** Every statement any `pg` client of this process sends while `work` runs, with its client. */
+async function statementsOf (work: () => Promise<unknown>): Promise<Sent[]> {
+  const sent: Sent[] = []
   const query = pg.Client.prototype.query
   pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-    sent.push(typeof config === 'string' ? config : (config as { text: string }).text)
+    sent.push({ client: this, text: typeof config === 'string' ? config : (config as { text: string }).text })
     return (query as (...args: unknown[]) => unknown).call(this, config, ...rest)
   } as typeof query
   try {
@@ -26,13 +28,15 @@ async function statementsOf (work: () => Promise<unknown>): Promise<string[]> {
 }
 
 /**
- * The statements of the event's transaction, BEGIN to COMMIT, each shortened to its start: the
- * last transaction of the request (a key's first use records it in one of its own, before).
+ * The statements of the event's transaction, BEGIN to COMMIT on its connection, each shortened to
+ * its start: the last transaction of the request (a key's first use records it in one of its own,
+ * before), without what other connections sent meanwhile (a webhook wake-up).
  */
-function transactionOf (statements: string[]): string[] {
-  const begin = statements.findLastIndex((s) => /^begin\b/i.test(s))
-  const commit = statements.findLastIndex((s) => /^commit\b/i.test(s))
-  return statements.slice(begin, commit + 1).map((s) => s.replace(/\s+/g, ' ').slice(0, 40))
+function transactionOf (statements: Sent[]): string[] {
+  const begin = statements.findLastIndex((s) => /^begin\b/i.test(s.text))
+  const commit = statements.findLastIndex((s) => /^commit\b/i.test(s.text))
+  const connection = statements[begin]?.client
+  return statements.slice(begin, commit + 1).filter((s) => s.client === connection).map((s) => s.text.replace(/\s+/g, ' ').slice(0, 40))
 }
 
 t.test('a clock event is BEGIN, the locked worker, one facts query, its writes, its event, COMMIT', async (t) => {
