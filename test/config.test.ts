@@ -20,6 +20,7 @@ t.test('loadConfig: defaults', async (t) => {
     port: 3000,
     dbPath: './data/tempclock.db',
     databasePoolSize: 10,
+    databaseStatementTimeoutMs: 10_000,
     logLevel: 'info',
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
@@ -54,12 +55,14 @@ t.test('loadConfig: values from the environment', async (t) => {
     TEMPCLOCK_BODY_LIMIT: '2048',
     TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'true',
     TEMPCLOCK_PORTAL_SECURE_COOKIES: '1',
-    TEMPCLOCK_DATABASE_POOL_SIZE: '20'
+    TEMPCLOCK_DATABASE_POOL_SIZE: '20',
+    TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS: '2500'
   }), {
     host: '0.0.0.0',
     port: 8080,
     dbPath: '/var/lib/tempclock/prod.db',
     databasePoolSize: 20,
+    databaseStatementTimeoutMs: 2500,
     logLevel: 'warn',
     synchronous: 'NORMAL',
     bodyLimit: 2048,
@@ -116,7 +119,8 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_REDIS_URL: 'redis://:secret@' }, 'TEMPCLOCK_REDIS_URL must be a URL like redis://host:6379 (got something that is not a URL)'],
     [{ TEMPCLOCK_DATABASE_URL: 'mysql://u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme "mysql:"); leave it unset for the SQLite file in TEMPCLOCK_DB'],
     [{ TEMPCLOCK_DATABASE_URL: 'u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got something that is not a URL); leave it unset for the SQLite file in TEMPCLOCK_DB'],
-    [{ TEMPCLOCK_DATABASE_POOL_SIZE: '0' }, 'TEMPCLOCK_DATABASE_POOL_SIZE must be a whole number from 1 to 1000 (got "0")']
+    [{ TEMPCLOCK_DATABASE_POOL_SIZE: '0' }, 'TEMPCLOCK_DATABASE_POOL_SIZE must be a whole number from 1 to 1000 (got "0")'],
+    [{ TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS: '50' }, 'TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS must be a whole number from 100 to 600000 (got "50")']
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), new ConfigError(message), JSON.stringify(env))
