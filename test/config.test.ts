@@ -248,7 +248,10 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const { port } = new URL(server.url)
   const exited = once(server.process, 'exit') as Promise<[number | null]>
   const response = new Promise<{ status: number, body: string }>((resolve, reject) => {
+    // its own connection, not a pooled keep-alive one: once answered it closes, and the server
+    // need not wait for its keep-alive timeout before exiting
     const req = httpRequest({
+      agent: false,
       host: '127.0.0.1',
       port,
       method: 'POST',
