@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -230,9 +230,34 @@ function serverUser (): { uid: number, gid: number } | undefined {
 }
 
 /**
+ * A data directory fresh from initdb (trust authentication), never started, made once per machine
+ * and OS user under the temporary directory: each TestPostgresServer starts on a copy of it. Made
+ * under a temporary name and renamed when complete, so a process that finds it finds it whole.
+ */
+function initializedCluster (user: { uid: number, gid: number } | undefined): string {
+  const dir = join(tmpdir(), `tempclock-pg15-initdb-v1-${user?.uid ?? process.getuid?.() ?? 'user'}`)
+  if (existsSync(join(dir, 'PG_VERSION'))) return dir
+  const building = mkdtempSync(join(tmpdir(), 'tempclock-pg-initdb-'))
+  try {
+    if (user !== undefined) chownSync(building, user.uid, user.gid)
+    execFileSync(join(POSTGRES_BIN, 'initdb'), ['-D', join(building, 'data'), '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
+      { stdio: 'ignore', timeout: 60_000, ...user })
+    try {
+      renameSync(join(building, 'data'), dir)
+    } catch (err) {
+      // another test process renamed its own first: that one serves
+      if (!existsSync(join(dir, 'PG_VERSION'))) throw err
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true })
+  }
+  return dir
+}
+
+/**
  * A PostgreSQL server of its own, for tests that stop and start it (failure and recovery) without
  * disturbing the shared one the other test files use: a new data directory (trust authentication,
- * no fsync), a free loopback port, removed when the test ends. initdb takes a second or two.
+ * no fsync), a free loopback port, removed when the test ends.
  */
 export class TestPostgresServer {
   #process: ChildProcess | null = null
@@ -258,8 +283,8 @@ export class TestPostgresServer {
       await server.stop('immediate')
       rmSync(dir, { recursive: true, force: true })
     })
-    execFileSync(join(POSTGRES_BIN, 'initdb'), ['-D', join(dir, 'data'), '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
-      { stdio: 'ignore', timeout: 60_000, ...user })
+    // a copy of a cluster initdb made once (initdb itself takes seconds); -a keeps owner and modes
+    execFileSync('cp', ['-a', initializedCluster(user), join(dir, 'data')], { stdio: 'ignore', timeout: 60_000 })
     await server.restart()
     return server
   }
