@@ -185,9 +185,15 @@ function uniqueName (): string {
   return `tempclock_test_${process.pid}_${++counter}_${randomBytes(4).toString('hex')}`
 }
 
+/**
+ * A test database commits without waiting for its WAL flush (synchronous_commit=off, a setting of
+ * the database, which a clone does not inherit): what a test checks never depends on surviving a
+ * crash of the shared server, which the tests never stop (those that stop a server run their own).
+ */
 async function createDatabase (t: TapLike, create: (name: string) => Promise<void>): Promise<string> {
   const name = uniqueName()
   await create(name)
+  await withAdmin(async (admin) => await admin.query(`alter database ${name} set synchronous_commit = off`))
   t.teardown(async () => {
     await withAdmin(async (admin) => { await retryWhileVacuumed(async () => await admin.query(`drop database if exists ${name} with (force)`)) })
   })
