@@ -415,11 +415,68 @@ async function onClient<T> (name: string, fn: (client: pg.Client) => Promise<T>)
  * Empties `name` (which this process leased; a fresh clone is empty already). False when a test
  * changed its schema: then it is dropped, and the caller leases another.
  */
+/**
+ * One idle connection per database this process leased, kept between its apps for emptying it: a
+ * new connection costs a server process and cold catalog caches, several times the emptying itself.
+ * Closed before the database is renamed back to the pool or dropped.
+ */
+const janitors = new Map<string, Promise<pg.Client>>()
+
+async function janitor (name: string): Promise<pg.Client> {
+  let client = janitors.get(name)
+  if (client === undefined) {
+    client = (async () => {
+      const c = new pg.Client({ connectionString: postgresDatabaseUrl(name), connectionTimeoutMillis: 3_000, application_name: 'tempclock-test-janitor' })
+      // a test may end it (pg_terminate_backend): the next lease opens another
+      c.on('error', () => { if (janitors.get(name) === client) janitors.delete(name) })
+      await c.connect()
+      return c
+    })()
+    janitors.set(name, client)
+    client.catch(() => { if (janitors.get(name) === client) janitors.delete(name) })
+  }
+  return await client
+}
+
+async function closeJanitor (name: string): Promise<void> {
+  const client = janitors.get(name)
+  janitors.delete(name)
+  await client?.then(async (c) => { socketOf(c).ref(); await c.end() }).catch(() => {})
+}
+
+/** The client's socket: idle between apps it must not keep the test process alive (the pool's return runs at its exit). */
+function socketOf (client: pg.Client): { ref: () => void, unref: () => void } {
+  return (client as unknown as { connection: { stream: { ref: () => void, unref: () => void } } }).connection.stream
+}
+
+async function useJanitor<T> (name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await janitor(name)
+  socketOf(client).ref()
+  try {
+    return await fn(client)
+  } finally {
+    socketOf(client).unref()
+  }
+}
+
+/** `fn` on the database's kept connection; on a connection that was lost, once more on a new one. */
+async function onJanitor<T> (name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  try {
+    return await useJanitor(name, fn)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    // a query the server refused (not a lost connection) is the answer
+    if (code !== undefined && !code.startsWith('08') && !code.startsWith('57')) throw err
+    await closeJanitor(name)
+    return await useJanitor(name, fn)
+  }
+}
+
 async function empty (name: string): Promise<boolean> {
   if (!dirty.has(name)) return true
   templatePrint ??= migratedTemplate().then(async (template) => await onClient(template, fingerprint))
   const expected = await templatePrint
-  const intact = await onClient(name, async (client) => {
+  const intact = await onJanitor(name, async (client) => {
     if (await fingerprint(client) !== expected) return false
     emptying ??= emptyingSql(postgresDatabaseUrl(name))
     await client.query(await emptying)
@@ -431,6 +488,7 @@ async function empty (name: string): Promise<boolean> {
   }
   leased.delete(name)
   dirty.delete(name)
+  await closeJanitor(name)
   await withAdmin(async (admin) => await admin.query(`drop database if exists ${name} with (force)`))
   return false
 }
@@ -467,6 +525,7 @@ async function returnToPool (prefix: string): Promise<void> {
   const names = [...free, ...leased]
   free.length = 0
   leased.clear()
+  await Promise.all(names.map(closeJanitor))
   await withAdmin(async (admin) => {
     for (const name of names) {
       const pooled = prefix + randomBytes(6).toString('hex')
