@@ -1,4 +1,3 @@
-import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './plugins/config.js'
 
 async function main (): Promise<void> {
@@ -13,6 +12,8 @@ async function main (): Promise<void> {
     throw err
   }
 
+  // loaded once the configuration is valid: a bad setting is reported without loading the app
+  const { buildApp } = await import('./app.js')
   const server = await buildApp(config)
 
   let closing = false

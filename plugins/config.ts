@@ -15,6 +15,8 @@ export interface AppConfig {
    * (the engine's default when unset); for embedding and tests, not read from the environment
    */
   databaseConnectTimeoutMs?: number
+  /** PostgreSQL cancels a statement after this long; a server that stops answering gets 2 s more */
+  databaseStatementTimeoutMs: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   synchronous: Synchronous
   /** request body limit in bytes */
@@ -150,6 +152,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: integer('PORT', env.PORT ?? '3000', 0, 65535),
     dbPath: env.TEMPCLOCK_DB ?? './data/tempclock.db',
     databasePoolSize: integer('TEMPCLOCK_DATABASE_POOL_SIZE', env.TEMPCLOCK_DATABASE_POOL_SIZE ?? '10', 1, 1000),
+    databaseStatementTimeoutMs: integer('TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS', env.TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS ?? '10000', 100, 600_000),
     logLevel: pick('LOG_LEVEL', env.LOG_LEVEL ?? 'info', LOG_LEVELS),
     synchronous: pick('TEMPCLOCK_DB_SYNCHRONOUS', env.TEMPCLOCK_DB_SYNCHRONOUS ?? 'FULL', SYNCHRONOUS),
     bodyLimit: integer('TEMPCLOCK_BODY_LIMIT', env.TEMPCLOCK_BODY_LIMIT ?? String(1024 * 1024), 1024, 64 * 1024 * 1024),

@@ -14,13 +14,14 @@ declare module 'fastify' {
 }
 
 export default fp(async function dbPlugin (fastify) {
-  const { dbPath, synchronous, databaseUrl, databasePoolSize, databaseConnectTimeoutMs, writeGuard } = fastify.config
+  const { dbPath, synchronous, databaseUrl, databasePoolSize, databaseConnectTimeoutMs, databaseStatementTimeoutMs, writeGuard } = fastify.config
   const engine = openEngine({
     dbPath,
     synchronous,
     databaseUrl,
     databasePoolSize,
     databaseConnectTimeoutMs,
+    databaseStatementTimeoutMs,
     writeGuard,
     onError: (err) => { fastify.log.warn({ err }, 'database connection lost; reconnecting on demand') }
   })

@@ -21,6 +21,7 @@ t.test('loadConfig: defaults', async (t) => {
     port: 3000,
     dbPath: './data/tempclock.db',
     databasePoolSize: 10,
+    databaseStatementTimeoutMs: 10_000,
     logLevel: 'info',
     synchronous: 'FULL',
     bodyLimit: 1024 * 1024,
@@ -56,12 +57,14 @@ t.test('loadConfig: values from the environment', async (t) => {
     TEMPCLOCK_BODY_LIMIT: '2048',
     TEMPCLOCK_WEBHOOKS_ALLOW_LOOPBACK: 'true',
     TEMPCLOCK_PORTAL_SECURE_COOKIES: '1',
-    TEMPCLOCK_DATABASE_POOL_SIZE: '20'
+    TEMPCLOCK_DATABASE_POOL_SIZE: '20',
+    TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS: '2500'
   }), {
     host: '0.0.0.0',
     port: 8080,
     dbPath: '/var/lib/tempclock/prod.db',
     databasePoolSize: 20,
+    databaseStatementTimeoutMs: 2500,
     logLevel: 'warn',
     synchronous: 'NORMAL',
     bodyLimit: 2048,
@@ -120,7 +123,8 @@ t.test('loadConfig: a bad value is a clear error, not a silent default', async (
     [{ TEMPCLOCK_DATABASE_URL: 'mysql://u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got scheme "mysql:"); leave it unset for the SQLite file in TEMPCLOCK_DB'],
     [{ TEMPCLOCK_DATABASE_URL: 'u:secret@db/tc' }, 'TEMPCLOCK_DATABASE_URL must be a postgres:// or postgresql:// URL (got something that is not a URL); leave it unset for the SQLite file in TEMPCLOCK_DB'],
     [{ TEMPCLOCK_DATABASE_POOL_SIZE: '0' }, 'TEMPCLOCK_DATABASE_POOL_SIZE must be a whole number from 1 to 1000 (got "0")'],
-    [{ TEMPCLOCK_WRITE_GUARD: 'maybe' }, 'TEMPCLOCK_WRITE_GUARD must be one of on, off (got "maybe")']
+    [{ TEMPCLOCK_WRITE_GUARD: 'maybe' }, 'TEMPCLOCK_WRITE_GUARD must be one of on, off (got "maybe")'],
+    [{ TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS: '50' }, 'TEMPCLOCK_DATABASE_STATEMENT_TIMEOUT_MS must be a whole number from 100 to 600000 (got "50")']
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), new ConfigError(message), JSON.stringify(env))
@@ -247,6 +251,8 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const body = JSON.stringify({ name: 'Late Depot' })
   const { port } = new URL(server.url)
   const exited = once(server.process, 'exit') as Promise<[number | null]>
+  // a pooled keep-alive connection, as clients use: the answer must tell it to close, or the
+  // server would wait for its keep-alive timeout before exiting
   const response = new Promise<{ status: number, body: string, connection: string | undefined, at: number }>((resolve, reject) => {
     const req = httpRequest({
       host: '127.0.0.1',

@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import BetterSqlite3 from 'better-sqlite3'
-import { runCli, startServer, type RunningServer } from './helper.js'
+import { runCli, startServer, startTogether, type RunningServer } from './helper.js'
 import { httpCall, seedDatabaseFile } from './server-fixtures.js'
 
 // Crash and restart on the real compiled server. Bounded in time: each load phase runs for a
@@ -287,24 +287,23 @@ t.test('tempclock backup under write load restores to a working server with the 
   const backup = join(dir, 'under-load.db')
   const result = await runCli(['--json', '--db', file, 'backup', backup])
   const sentBy = log.locations.size + log.pendingCreates.size
+  // the backup is taken: the writes stop, so that the servers below do not start against them
+  stopLoad()
+  await loadDone
   t.equal(result.code, 0, result.stderr)
   t.equal(integrity(backup), 'ok', 'the backup passes integrity_check')
   const inBackup = rows(backup, 'select count(*) as n from locations')[0]!.n as number
   t.ok(inBackup >= ackedBefore && inBackup <= sentBy, `backup holds ${inBackup} locations: between ${ackedBefore} acknowledged before and ${sentBy} sent by its end`)
-  const restored = await startServer(backup)
-  t.teardown(() => { killIfRunning(restored) })
-  const restoredTotals = await listTotals(restored, key)
-  t.equal(restoredTotals['/api/v1/locations.php'], inBackup, 'a server on the backup lists exactly what the backup holds')
-  t.equal(await restored.stop(), 0)
 
-  // writes paused: the backup answers the very same totals as the source, on every list endpoint
-  stopLoad()
-  await loadDone
+  // writes paused: a second backup answers the very same totals as the source, on every list endpoint
   const sourceTotals = await listTotals(source, key)
   const quiet = join(dir, 'quiet.db')
   t.equal((await runCli(['--db', file, 'backup', quiet])).code, 0)
-  const fromQuiet = await startServer(quiet)
-  t.teardown(() => { killIfRunning(fromQuiet) })
+  // a server on each backup, started together
+  const [restored, fromQuiet] = await startTogether(t, [backup, quiet], {}) as [RunningServer, RunningServer]
+  const restoredTotals = await listTotals(restored, key)
+  t.equal(restoredTotals['/api/v1/locations.php'], inBackup, 'a server on the backup lists exactly what the backup holds')
+  t.equal(await restored.stop(), 0)
   t.same(await listTotals(fromQuiet, key), sourceTotals, `same list totals as the source: ${JSON.stringify(sourceTotals)}`)
   t.equal(sourceTotals['/api/v1/locations.php'], rows(file, 'select count(*) as n from locations')[0]!.n, 'the source total is what its file holds')
   t.equal(await fromQuiet.stop(), 0)

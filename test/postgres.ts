@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -185,21 +185,30 @@ function uniqueName (): string {
   return `tempclock_test_${process.pid}_${++counter}_${randomBytes(4).toString('hex')}`
 }
 
+/**
+ * A test database commits without waiting for its WAL flush (synchronous_commit=off, a setting of
+ * the database, which a clone does not inherit): what a test checks never depends on surviving a
+ * crash of the shared server, which the tests never stop (those that stop a server run their own).
+ */
 async function createDatabase (t: TapLike, create: (name: string) => Promise<void>): Promise<string> {
   const name = uniqueName()
   await create(name)
+  await withAdmin(async (admin) => await admin.query(`alter database ${name} set synchronous_commit = off`))
   t.teardown(async () => {
     await withAdmin(async (admin) => { await retryWhileVacuumed(async () => await admin.query(`drop database if exists ${name} with (force)`)) })
   })
   return postgresDatabaseUrl(name)
 }
 
-/** A new database with the whole schema (a copy of the template), dropped when `t` ends; its URL. */
+/**
+ * A database of its own with the whole schema and no rows, until `t` ends; its URL. One of the
+ * pooled app databases (leaseAppDatabase, below): cloning the template and dropping the clone cost
+ * a second or more each (DROP DATABASE waits for a checkpoint), emptying a pooled one milliseconds.
+ */
 export async function freshPostgresDatabase (t: TapLike): Promise<string> {
-  const source = await migratedTemplate()
-  return await createDatabase(t, async (name) => {
-    await withAdmin(async (admin) => { await retryWhileInUse(async () => await admin.query(`create database ${name} template ${source}`)) })
-  })
+  const { url, release } = await leaseAppDatabase()
+  t.teardown(release)
+  return url
 }
 
 /** A new database without any table, dropped when `t` ends; its URL. */
@@ -230,9 +239,34 @@ function serverUser (): { uid: number, gid: number } | undefined {
 }
 
 /**
+ * A data directory fresh from initdb (trust authentication), never started, made once per machine
+ * and OS user under the temporary directory: each TestPostgresServer starts on a copy of it. Made
+ * under a temporary name and renamed when complete, so a process that finds it finds it whole.
+ */
+function initializedCluster (user: { uid: number, gid: number } | undefined): string {
+  const dir = join(tmpdir(), `tempclock-pg15-initdb-v1-${user?.uid ?? process.getuid?.() ?? 'user'}`)
+  if (existsSync(join(dir, 'PG_VERSION'))) return dir
+  const building = mkdtempSync(join(tmpdir(), 'tempclock-pg-initdb-'))
+  try {
+    if (user !== undefined) chownSync(building, user.uid, user.gid)
+    execFileSync(join(POSTGRES_BIN, 'initdb'), ['-D', join(building, 'data'), '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
+      { stdio: 'ignore', timeout: 60_000, ...user })
+    try {
+      renameSync(join(building, 'data'), dir)
+    } catch (err) {
+      // another test process renamed its own first: that one serves
+      if (!existsSync(join(dir, 'PG_VERSION'))) throw err
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true })
+  }
+  return dir
+}
+
+/**
  * A PostgreSQL server of its own, for tests that stop and start it (failure and recovery) without
  * disturbing the shared one the other test files use: a new data directory (trust authentication,
- * no fsync), a free loopback port, removed when the test ends. initdb takes a second or two.
+ * no fsync), a free loopback port, removed when the test ends.
  */
 export class TestPostgresServer {
   #process: ChildProcess | null = null
@@ -258,8 +292,8 @@ export class TestPostgresServer {
       await server.stop('immediate')
       rmSync(dir, { recursive: true, force: true })
     })
-    execFileSync(join(POSTGRES_BIN, 'initdb'), ['-D', join(dir, 'data'), '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'],
-      { stdio: 'ignore', timeout: 60_000, ...user })
+    // a copy of a cluster initdb made once (initdb itself takes seconds); -a keeps owner and modes
+    execFileSync('cp', ['-a', initializedCluster(user), join(dir, 'data')], { stdio: 'ignore', timeout: 60_000 })
     await server.restart()
     return server
   }
@@ -361,6 +395,8 @@ const FINGERPRINT = `select md5(coalesce(string_agg(item, ',' order by item), ''
   union all select 'trigger ' || g.oid || ' ' || g.tgname || ' ' || g.tgenabled::text from pg_trigger g where not g.tgisinternal
   union all select 'function ' || p.oid || ' ' || p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'public'
   union all select 'type ' || y.oid || ' ' || y.typname from pg_type y join pg_namespace n on n.oid = y.typnamespace where n.nspname = 'public'
+  union all select 'schema ' || n.oid || ' ' || n.nspname from pg_namespace n where n.nspname not like 'pg\\_%' and n.nspname <> 'information_schema'
+  union all select 'extension ' || e.oid || ' ' || e.extname from pg_extension e
 ) objects`
 
 let templatePrint: Promise<string> | undefined
@@ -384,14 +420,77 @@ async function onClient<T> (name: string, fn: (client: pg.Client) => Promise<T>)
  * Empties `name` (which this process leased; a fresh clone is empty already). False when a test
  * changed its schema: then it is dropped, and the caller leases another.
  */
+/**
+ * One idle connection per database this process leased, kept between its apps for emptying it: a
+ * new connection costs a server process and cold catalog caches, several times the emptying itself.
+ * Closed before the database is renamed back to the pool or dropped.
+ */
+const janitors = new Map<string, Promise<pg.Client>>()
+
+async function janitor (name: string): Promise<pg.Client> {
+  let client = janitors.get(name)
+  if (client === undefined) {
+    client = (async () => {
+      const c = new pg.Client({ connectionString: postgresDatabaseUrl(name), connectionTimeoutMillis: 3_000, application_name: 'tempclock-test-janitor' })
+      // a test may end it (pg_terminate_backend): the next lease opens another
+      c.on('error', () => { if (janitors.get(name) === client) janitors.delete(name) })
+      await c.connect()
+      return c
+    })()
+    janitors.set(name, client)
+    client.catch(() => { if (janitors.get(name) === client) janitors.delete(name) })
+  }
+  return await client
+}
+
+async function closeJanitor (name: string): Promise<void> {
+  const client = janitors.get(name)
+  janitors.delete(name)
+  await client?.then(async (c) => { socketOf(c).ref(); await c.end() }).catch(() => {})
+}
+
+/** The client's socket: idle between apps it must not keep the test process alive (the pool's return runs at its exit). */
+function socketOf (client: pg.Client): { ref: () => void, unref: () => void } {
+  return (client as unknown as { connection: { stream: { ref: () => void, unref: () => void } } }).connection.stream
+}
+
+async function useJanitor<T> (name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await janitor(name)
+  socketOf(client).ref()
+  try {
+    return await fn(client)
+  } finally {
+    socketOf(client).unref()
+  }
+}
+
+/** `fn` on the database's kept connection; on a connection that was lost, once more on a new one. */
+async function onJanitor<T> (name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  try {
+    return await useJanitor(name, fn)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    // a query the server refused (not a lost connection) is the answer
+    if (code !== undefined && !code.startsWith('08') && !code.startsWith('57')) throw err
+    await closeJanitor(name)
+    return await useJanitor(name, fn)
+  }
+}
+
 async function empty (name: string): Promise<boolean> {
   if (!dirty.has(name)) return true
   templatePrint ??= migratedTemplate().then(async (template) => await onClient(template, fingerprint))
   const expected = await templatePrint
-  const intact = await onClient(name, async (client) => {
+  const intact = await onJanitor(name, async (client) => {
+    // what its last user left connected (a test's server process, an engine not closed) goes first,
+    // as DROP DATABASE … WITH (FORCE) would end it
+    await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')
     if (await fingerprint(client) !== expected) return false
     emptying ??= emptyingSql(postgresDatabaseUrl(name))
     await client.query(await emptying)
+    // the database's own settings (a test may set its time zone) back to the test databases' one
+    const database = pg.escapeIdentifier(name)
+    await client.query(`alter database ${database} reset all; alter database ${database} set synchronous_commit = off`)
     return true
   })
   if (intact) {
@@ -400,6 +499,7 @@ async function empty (name: string): Promise<boolean> {
   }
   leased.delete(name)
   dirty.delete(name)
+  await closeJanitor(name)
   await withAdmin(async (admin) => await admin.query(`drop database if exists ${name} with (force)`))
   return false
 }
@@ -436,6 +536,7 @@ async function returnToPool (prefix: string): Promise<void> {
   const names = [...free, ...leased]
   free.length = 0
   leased.clear()
+  await Promise.all(names.map(closeJanitor))
   await withAdmin(async (admin) => {
     for (const name of names) {
       const pooled = prefix + randomBytes(6).toString('hex')

@@ -11,6 +11,8 @@ export interface EngineConfig {
   databasePoolSize?: number
   /** how long a query waits for a free PostgreSQL connection (the engine's default when unset) */
   databaseConnectTimeoutMs?: number
+  /** how long PostgreSQL lets a statement run (the engine's default when unset) */
+  databaseStatementTimeoutMs?: number
   /** a lost PostgreSQL connection (the engine reconnects by itself); for the log */
   onError?: (err: Error) => void
   /** the engine's misuse check (db/engine/write-scope.ts); on when unset, off in production */
@@ -20,7 +22,7 @@ export interface EngineConfig {
 /** The engine the server and the CLI run on: the one place where the choice is made. */
 export function openEngine (config: EngineConfig): Engine {
   if (config.databaseUrl !== undefined) {
-    return openPostgresEngine({ url: config.databaseUrl, poolSize: config.databasePoolSize, connectionTimeoutMs: config.databaseConnectTimeoutMs, onError: config.onError, writeGuard: config.writeGuard })
+    return openPostgresEngine({ url: config.databaseUrl, poolSize: config.databasePoolSize, connectionTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs, onError: config.onError, writeGuard: config.writeGuard })
   }
   return openSqliteEngine({ file: config.dbPath, synchronous: config.synchronous, writeGuard: config.writeGuard })
 }
