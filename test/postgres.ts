@@ -483,8 +483,9 @@ async function empty (name: string): Promise<boolean> {
   const expected = await templatePrint
   const intact = await onJanitor(name, async (client) => {
     // what its last user left connected (a test's server process, an engine not closed) goes first,
-    // as DROP DATABASE … WITH (FORCE) would end it
-    await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')
+    // as DROP DATABASE … WITH (FORCE) would end it; not the server's own workers (an autovacuum
+    // worker runs as the superuser, which a test role may not end)
+    await client.query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and usename = current_user")
     if (await fingerprint(client) !== expected) return false
     emptying ??= emptyingSql(postgresDatabaseUrl(name))
     await client.query(await emptying)
