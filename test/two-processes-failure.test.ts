@@ -116,9 +116,12 @@ t.test('two processes on a private PostgreSQL and Redis', { skip }, async (t) =>
 
   t.test('PostgreSQL frozen (every process stopped by SIGSTOP) and resumed', async (t) => {
     const postmaster = Number(readFileSync(join(postgres.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
-    const pids = [postmaster, ...execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).trim().split('\n').map(Number)]
     for (const server of servers) t.equal((await request(server, '/api/v1/locations.php', key)).status, 200, 'serving before')
-    for (const pid of pids) process.kill(pid, 'SIGSTOP')
+    // the postmaster first, so that no new backend is forked after its children are listed (one
+    // left running would answer)
+    process.kill(postmaster, 'SIGSTOP')
+    const pids = [postmaster, ...execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).trim().split('\n').map(Number)]
+    for (const pid of pids.slice(1)) process.kill(pid, 'SIGSTOP')
     let resumed = false
     const resume = (): void => { if (!resumed) { resumed = true; for (const pid of pids) process.kill(pid, 'SIGCONT') } }
     t.teardown(resume)
