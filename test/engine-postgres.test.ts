@@ -37,6 +37,12 @@ async function insertAccount (engine: PostgresEngine, name = 'Acme', options?: W
     .returning('id').executeTakeFirstOrThrow()).id, options)
 }
 
+async function insertDepartment (engine: PostgresEngine, accountId: number): Promise<number> {
+  return await engine.write(async (trx) => (await untyped(trx).insertInto('departments')
+    .values({ account_id: accountId, name: 'Stores', created_at: NOW, updated_at: NOW })
+    .returning('id').executeTakeFirstOrThrow()).id as number)
+}
+
 t.test('migrations apply once when two processes start together', { skip }, async (t) => {
   const url = await emptyPostgresDatabase(t)
   const a = open(t, url)
@@ -252,9 +258,7 @@ t.test('lockedForWrite: writes that lock the same row take turns, and each reads
 t.test('lockedForWrite locks only `of`, and lets other writes insert rows that reference the locked row', { skip }, async (t) => {
   const engine = await freshEngine(t)
   const account = await insertAccount(engine, 'owner')
-  const department = await engine.write(async (trx) => (await untyped(trx).insertInto('departments')
-    .values({ account_id: account, name: 'Stores', created_at: NOW, updated_at: NOW })
-    .returning('id').executeTakeFirstOrThrow()).id as number)
+  const department = await insertDepartment(engine, account)
   let release!: () => void
   const held = new Promise<void>((resolve) => { release = resolve })
   let locked!: () => void
@@ -313,9 +317,7 @@ t.test('claimable rows: a second claimer skips the row the first holds', { skip 
 t.test('claimable with `of` locks only the claimed table\'s rows: a joined row another write holds does not hide them', { skip }, async (t) => {
   const engine = await freshEngine(t)
   const account = await insertAccount(engine, 'owner')
-  const department = await engine.write(async (trx) => (await untyped(trx).insertInto('departments')
-    .values({ account_id: account, name: 'Stores', created_at: NOW, updated_at: NOW })
-    .returning('id').executeTakeFirstOrThrow()).id as number)
+  const department = await insertDepartment(engine, account)
   const claim = async (trx: Kysely<any>, of?: 'd'): Promise<number | undefined> =>
     (await engine.sql.claimable(trx.selectFrom('departments as d').innerJoin('accounts as a', 'a.id', 'd.account_id')
       .select('d.id'), of).executeTakeFirst())?.id
