@@ -44,13 +44,16 @@ function normalize (value: Json, key = ''): Json {
   return value
 }
 
-const hoursAgo = (hours: number): string => new Date(Math.floor(Date.now() / 1000) * 1000 - hours * 3_600_000).toISOString().replace('.000Z', 'Z')
 
 /**
  * The requests. Later requests use the ids of earlier answers (each app's own), so the sequence is
  * the same on both engines even when their ids differ.
  */
 async function conversation (app: FastifyInstance): Promise<Answer[]> {
+  // every past time from one instant: read per call, a second could pass between 'in' and 'out'
+  // and make one run's shift a second longer than the other's
+  const start = Math.floor(Date.now() / 1000) * 1000
+  const hoursAgo = (hours: number): string => new Date(start - hours * 3_600_000).toISOString().replace('.000Z', 'Z')
   const { key } = await createTestAccount(app, { name: 'Compare', timezone: 'Europe/London' })
   const other = await createTestAccount(app, { name: 'Other' })
   const answers: Answer[] = []
