@@ -4,6 +4,7 @@ import addFormatsModule from 'ajv-formats'
 import { validationError } from '../domain/errors.js'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../domain/json-depth.js'
 import { isCalendarDate, parseTimestamp } from '../domain/time.js'
+import { onFirstUse } from '../schemas/compile-on-first-use.js'
 
 // ajv-formats is CommonJS with a default export
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
@@ -17,19 +18,32 @@ function makeAjv (options: Options): Ajv {
   return ajv
 }
 
-// Compiled validators are kept for the life of the process, by schema object: the route schemas
-// are module constants, so a process that builds many apps (the tests build one per test) compiles
-// each schema once instead of once per app. Every app still has its own Ajv instances.
-const compiledBodies = new WeakMap<object, ValidateFunction>()
-const compiledOthers = new WeakMap<object, ValidateFunction>()
+/** What Fastify calls: true or false, with the failure's details on `errors` as Ajv leaves them. */
+interface Validator {
+  (data: unknown): boolean
+  errors: ValidateFunction['errors']
+}
 
-function compileOnce (cache: WeakMap<object, ValidateFunction>, ajv: Ajv, schema: object): ValidateFunction {
-  let validate = cache.get(schema)
-  if (validate === undefined) {
-    validate = ajv.compile(schema)
-    cache.set(schema, validate)
+// Compiled on first use (schemas/compile-on-first-use.ts) and kept for the life of the process,
+// by schema object: the route schemas are module constants, so a process that builds many apps
+// (the tests build one per test) compiles each schema once instead of once per app.
+const bodyValidators = new WeakMap<object, Validator>()
+const otherValidators = new WeakMap<object, Validator>()
+
+function validatorFor (cache: WeakMap<object, Validator>, ajv: Ajv, schema: object): Validator {
+  let validator = cache.get(schema)
+  if (validator === undefined) {
+    const compiled = onFirstUse(() => ajv.compile(schema))
+    const check = Object.assign((data: unknown): boolean => {
+      const validate = compiled()
+      const valid = validate(data)
+      check.errors = validate.errors
+      return valid
+    }, { errors: null as ValidateFunction['errors'] })
+    validator = check
+    cache.set(schema, validator)
   }
-  return validate
+  return validator
 }
 
 // JSON bodies are checked strictly: "5" is not a number, unknown fields are an error, nothing is
@@ -38,8 +52,8 @@ export default fp(async function validationPlugin (fastify) {
   const bodyAjv = makeAjv({ coerceTypes: false })
   const queryAjv = makeAjv({ coerceTypes: true })
   fastify.setValidatorCompiler(({ schema, httpPart }) => httpPart === 'body'
-    ? compileOnce(compiledBodies, bodyAjv, schema)
-    : compileOnce(compiledOthers, queryAjv, schema))
+    ? validatorFor(bodyValidators, bodyAjv, schema)
+    : validatorFor(otherValidators, queryAjv, schema))
   // Bodies are JSON only: without this, Fastify's built-in text/plain parser hands a string to
   // the body schema and a text body is a confusing 400 instead of 415 unsupported_media_type.
   fastify.removeContentTypeParser('text/plain')

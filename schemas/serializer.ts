@@ -1,4 +1,5 @@
 import SerializerSelector from '@fastify/fast-json-stringify-compiler'
+import { onFirstUse } from './compile-on-first-use.js'
 
 type JsonSchema = Record<string, unknown>
 type SerializerFactory = SerializerSelector.SerializerFactory
@@ -33,7 +34,8 @@ export function splitOneOrList (schema: unknown): { one: JsonSchema, list: JsonS
 type Serializer = ReturnType<SerializerCompiler>
 
 /**
- * Compiled serializers are kept for the life of the process, by the shared schemas and options,
+ * Serializers are compiled on first use (schemas/compile-on-first-use.ts) and kept for the life of
+ * the process, by the shared schemas and options,
  * the route's schema object, status and content type (all a serializer depends on): the route
  * schemas are module constants, so a process that builds many apps (the tests build one per test)
  * compiles each once instead of once per app.
@@ -66,7 +68,8 @@ export const buildSerializer: SerializerFactory = (externalSchemas, options): Se
     const key = `${route.httpStatus} ${(route as { contentType?: string }).contentType ?? ''}`
     let serializer = bySchema.get(key)
     if (serializer === undefined) {
-      serializer = build(route)
+      const built = onFirstUse(() => build(route))
+      serializer = (value: unknown) => built()(value)
       bySchema.set(key, serializer)
     }
     return serializer

@@ -55,6 +55,7 @@ export const ONCE: Readonly<Record<string, string>> = {
   'documents-domain.test.ts': 'pure domain rules',
   'passwords.test.ts': 'password hashing',
   'serializer.test.ts': 'the response serializer',
+  'compile-on-first-use.test.ts': 'schema compiling',
   'webhook-address.test.ts': 'webhook URL checks',
   'fuzz.test.ts': 'schema-driven requests checked against SQLite\'s own counters; its requests meet the same resource modules the route tests cover on both'
 }
