@@ -12,8 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
-import { SERVER_JS, buildTestApp, runScript, startServer, type CliResult } from './helper.js'
-import { sqliteOf } from './helper.js'
+import { SERVER_JS, buildTestApp, childEnv, runScript, sqliteOf, startServer, type CliResult } from './helper.js'
 
 t.test('loadConfig: defaults', async (t) => {
   t.same(loadConfig({}), {
@@ -191,7 +190,7 @@ t.test('npm start: creates and migrates ./data/tempclock.db, serves /health and 
   const child = spawn(process.execPath, [SERVER_JS], {
     cwd: dir,
     // no TEMPCLOCK_DB: the default path, relative to where the server starts
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info' },
+    env: childEnv({ PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info' }),
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
