@@ -71,33 +71,25 @@ export const POSTGRES_SUBJECT: ReadonlySet<string> = new Set([
 
 /**
  * Files that keep a process of their own; every other file shares one with a few others
- * (test/run-group.ts). A file is listed when it starts processes or servers (their start-up is
- * most of its time, and their timings should not wait on a neighbour's), drives a browser, runs
- * long enough on its own, or sets up databases the shared process should not see.
+ * (test/run-group.ts), one file after another, so a file's servers and timings never share the
+ * process with another file's tests. A file is listed when it runs long (so that tap, which runs
+ * the processes in name order, starts it early and two jobs stay busy to the end) or when it
+ * checks state the shared process would carry over from the files before it.
  */
 export const OWN_PROCESS: Readonly<Record<string, string>> = {
-  'cli.test.ts': 'starts the compiled CLI',
-  'cli-postgres.test.ts': 'starts the compiled CLI',
-  'cli-while-serving.test.ts': 'starts a server and the CLI beside it',
-  'clock-concurrency.test.ts': 'starts two servers',
-  'clock-crash.test.ts': 'kills a server',
-  'config.test.ts': 'starts `npm start`',
-  'crash.test.ts': 'kills servers',
-  'demo.test.ts': 'starts the CLI and a server',
-  'document-expiry.test.ts': 'starts servers',
-  'idempotency-crash.test.ts': 'kills servers',
-  'key-storage.test.ts': 'starts a server',
-  'openapi-lint.test.ts': 'starts the OpenAPI linter',
-  'overload.test.ts': 'blocks its event loop on purpose',
-  'record-writes-two-processes.test.ts': 'starts two servers',
-  'two-processes.test.ts': 'starts two servers',
-  'two-processes-failure.test.ts': 'starts a PostgreSQL cluster, Redis and two servers',
-  'webhook-delivery.test.ts': 'starts servers',
-  'docs-browser.test.ts': 'drives a browser',
-  'portal-browser.test.ts': 'drives a browser',
-  'rate-limit-redis.test.ts': 'starts Redis',
-  'fuzz.test.ts': 'runs long on its own',
-  'test-databases.test.ts': 'checks the PostgreSQL run\'s database pool, which the shared process keeps'
+  'crash.test.ts': 'runs long: kills servers under write load',
+  'two-processes.test.ts': 'runs long: two servers',
+  'two-processes-failure.test.ts': 'runs long: stops and starts PostgreSQL and Redis',
+  'webhook-delivery.test.ts': 'runs long: servers and delivery retries',
+  'overload.test.ts': 'runs long: load shedding and HTTP timeouts',
+  'docs-browser.test.ts': 'runs long: a browser',
+  'portal-browser.test.ts': 'runs long: a browser',
+  'fuzz.test.ts': 'runs long: thousands of requests',
+  'document-expiry.test.ts': 'runs long: servers and days of expiry',
+  'config.test.ts': 'runs long: `npm start` and bad settings, each a process',
+  'cli-postgres.test.ts': 'runs long: the CLI on PostgreSQL databases',
+  'cli-while-serving.test.ts': 'runs long: a server and the CLI beside it',
+  'test-databases.test.ts': 'checks the PostgreSQL run\'s database pool, which a shared process keeps'
 }
 
 /** Files per shared process: enough that a process's start-up is shared, few enough for two jobs to stay busy to the end. */
@@ -117,11 +109,12 @@ export function postgresFiles (dir = join('dist-test', 'test')): string[] {
 /** One process of a run: its file in the run directory, the compiled test files it runs, and whether it selects PostgreSQL for the test apps. */
 export interface RunProcess { name: string, files: string[], postgres: boolean }
 
-/** The processes for `files`: one each for OWN_PROCESS files, the rest GROUP_SIZE to a process. */
+/** The processes for `files`: one each for OWN_PROCESS files (`alone-<file>`), the rest GROUP_SIZE to a process (`shared-NN`). */
 export function processes (files: string[], postgres: boolean, prefix = 'shared'): RunProcess[] {
   const own = files.filter((file) => OWN_PROCESS[source(file)] !== undefined)
   const shared = files.filter((file) => OWN_PROCESS[source(file)] === undefined)
-  const runs: RunProcess[] = own.map((file) => ({ name: file, files: [file], postgres }))
+  // `alone-` sorts before `shared-`: the long files start first
+  const runs: RunProcess[] = own.map((file) => ({ name: `alone-${file}`, files: [file], postgres }))
   for (let i = 0; i < shared.length; i += GROUP_SIZE) {
     runs.push({ name: `${prefix}-${String(i / GROUP_SIZE + 1).padStart(2, '0')}.test.js`, files: shared.slice(i, i + GROUP_SIZE), postgres })
   }
