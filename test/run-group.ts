@@ -5,7 +5,7 @@ import t from 'tap'
  * tests are tap's top-level tests, so a file's failure is reported under its own test names, with
  * the file and line of the failing assertion. A process costs about 2 s of CPU before its first
  * test (Node with tap's process tracker, importing the app, compiling the first app), which for
- * the short files was more than their tests; test/engines.ts writes the groups and says which
+ * short files was more than their tests; test/engines.ts writes the groups and says which
  * files keep a process of their own.
  *
  * Each file is imported by a top-level test queued after the previous file's tests, so no file's
