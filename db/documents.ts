@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { recordEvent } from './events.js'
+import { eventRecorder, type EventRecorder } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, DocumentRow } from './types.js'
 import { documentStatus, expiryEventDue, latestLocalDate, statusDateBounds, type DocumentStatus } from '../domain/documents.js'
@@ -54,8 +54,11 @@ const EXPIRY_BATCH = 200
 export class DocumentStore {
   readonly #clock: () => number
 
+  readonly #recordEvent: EventRecorder
+
   constructor (private readonly engine: Engine, options: DocumentStoreOptions = {}) {
     this.#clock = options.clock ?? Date.now
+    this.#recordEvent = eventRecorder(engine)
   }
 
   #select (on: Kysely<Database>) {
@@ -209,7 +212,7 @@ export class DocumentStore {
     for (const row of rows) {
       if (!expiryEventDue(row.expires_on, row.expired_notified_on, row.account_timezone, nowMs)) continue
       const full = await this.#select(trx).where('documents.id', '=', row.id).executeTakeFirstOrThrow()
-      await recordEvent(trx, full.account_id, 'document_expired', toDocumentRecord(full, nowMs))
+      await this.#recordEvent(trx, full.account_id, 'document_expired', toDocumentRecord(full, nowMs))
       await trx.updateTable('documents').set({ expired_notified_on: row.expires_on }).where('id', '=', row.id).execute()
       written++
     }

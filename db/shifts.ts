@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { recordEvent } from './events.js'
+import { eventRecorder, type EventRecorder } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, ShiftRow } from './types.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
@@ -31,7 +31,11 @@ type ShiftFields = Pick<ShiftRow, 'worker_id' | 'location_id' | 'department_id' 
 
 /** Scheduled shifts: validation, same-account references, and no overlap for one worker. */
 export class ShiftStore {
-  constructor (private readonly engine: Engine) {}
+  readonly #recordEvent: EventRecorder
+
+  constructor (private readonly engine: Engine) {
+    this.#recordEvent = eventRecorder(engine)
+  }
 
   #select (on: Kysely<Database>, accountId: number) {
     return on.selectFrom('shifts')
@@ -117,7 +121,7 @@ export class ShiftStore {
       const { id } = await trx.insertInto('shifts').values({ ...fields, account_id: accountId, created_at: now, updated_at: now })
         .returning('id').executeTakeFirstOrThrow()
       const shift = (await this.find(accountId, id, trx))!
-      await recordEvent(trx, accountId, 'shift_created', shift)
+      await this.#recordEvent(trx, accountId, 'shift_created', shift)
       return shift
     }, options)
   }

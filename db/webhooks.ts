@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Engine, WriteOptions } from './engine/engine.js'
-import { recordEvent } from './events.js'
+import { eventRecorder, type EventRecorder } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, WebhookDeliveryRow, WebhookSubscriptionRow } from './types.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
@@ -71,7 +71,11 @@ async function requireRoomForSubscription (trx: Kysely<Database>, accountId: num
 
 /** The API side of webhooks: subscriptions of one account. */
 export class WebhookStore {
-  constructor (private readonly engine: Engine, private readonly policy: AddressPolicy) {}
+  readonly #recordEvent: EventRecorder
+
+  constructor (private readonly engine: Engine, private readonly policy: AddressPolicy) {
+    this.#recordEvent = eventRecorder(engine)
+  }
 
   async #findRow (db: Kysely<Database>, accountId: number, id: number): Promise<WebhookSubscriptionRow | undefined> {
     return await db.selectFrom('webhook_subscriptions').selectAll()
@@ -162,7 +166,7 @@ export class WebhookStore {
       const current = await this.#findRow(trx, accountId, id)
       if (current === undefined) throw notFound(`Webhook ${id}`)
       if (!current.active) throw conflict('webhook_inactive', `Webhook ${id} is inactive; activate it before pinging`)
-      return await recordEvent(trx, accountId, 'ping', { subscription_id: id, message: 'Ping from TempClock' })
+      return await this.#recordEvent(trx, accountId, 'ping', { subscription_id: id, message: 'Ping from TempClock' })
     }, options)
   }
 }

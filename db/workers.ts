@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { recordEvent } from './events.js'
+import { eventRecorder, type EventRecorder } from './events.js'
 import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
 import { RecordCache } from './record-cache.js'
@@ -51,7 +51,10 @@ const employeeRefTaken = (ref: string) =>
 export class WorkerStore {
   readonly #one: RecordCache<WorkerJoinedRow, WorkerRecord>
 
+  readonly #recordEvent: EventRecorder
+
   constructor (private readonly engine: Engine) {
+    this.#recordEvent = eventRecorder(engine)
     this.#one = new RecordCache(engine, (param) => selectWorkers(engine.db).where('workers.id', '=', param('id')).where('workers.account_id', '=', param('accountId')), toWorkerRecord, 'Worker')
   }
 
@@ -133,7 +136,7 @@ export class WorkerStore {
       updated_at: now
     }).returning('id').executeTakeFirstOrThrow()
     const record = (await this.#readIn(trx, accountId, id))!
-    await recordEvent(trx, accountId, 'worker_created', record)
+    await this.#recordEvent(trx, accountId, 'worker_created', record)
     return record
   }
 
@@ -150,7 +153,7 @@ export class WorkerStore {
         .where('id', '=', id).where('account_id', '=', accountId)
         .execute()
       const record = (await this.#readIn(trx, accountId, id))!
-      await recordEvent(trx, accountId, 'worker_updated', record)
+      await this.#recordEvent(trx, accountId, 'worker_updated', record)
       return record
     }))
   }

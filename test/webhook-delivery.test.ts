@@ -1,14 +1,14 @@
 import t from 'tap'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { recordEvent } from '../db/events.js'
 import { openSqliteEngine } from '../db/engine/sqlite/index.js'
 import { WebhookOutbox } from '../db/webhook-outbox.js'
 import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { WebhookDispatcher } from '../services/webhook-dispatcher.js'
 import type { AppConfig } from '../plugins/config.js'
-import { buildTestApp, call, createTestAccount, sqliteOnly, startServer, testAppConfig } from './helper.js'
+import { eventRecorder } from '../db/events.js'
+import { buildTestApp, call, createTestAccount, recordEvent, sqliteOnly, startServer, testAppConfig } from './helper.js'
 import { signatureMatches, sleep, startReceiver, waitFor, type Receiver } from './webhook-receiver.js'
 
 /** The loop on, fast: polls every 20 ms, retries after ~30 ms, 500 ms per attempt. */
@@ -43,7 +43,7 @@ t.test('a delivery is a signed POST of {id, event, created_at, data}', async (t)
   const r = await receiver(t)
   const sub = await subscribe(app, account.key, { url: `${r.url}/hook?src=tc`, events: ['clock_in'] })
 
-  const eventId = await recordEvent(app.db, account.id, 'clock_in', { id: 7, worker_id: 3, worker_name: 'Ana Pop', clock_in: '2025-06-15T09:30:00Z' })
+  const eventId = await recordEvent(app.engine, account.id, 'clock_in', { id: 7, worker_id: 3, worker_name: 'Ana Pop', clock_in: '2025-06-15T09:30:00Z' })
   await waitFor(() => r.requests.length === 1, 5000, 'the delivery')
   const got = r.requests[0]!
   t.equal(got.path, '/hook?src=tc')
@@ -78,7 +78,7 @@ t.test('a receiver failing twice gets the event on the third attempt, with the s
   const r = await receiver(t)
   r.script = [500, 503]
   const sub = await subscribe(app, account.key, { url: `${r.url}/x`, events: ['*'] })
-  await recordEvent(app.db, account.id, 'worker_created', { id: 1, first_name: 'Ion' })
+  await recordEvent(app.engine, account.id, 'worker_created', { id: 1, first_name: 'Ion' })
 
   await waitFor(() => r.requests.length === 3, 5000, 'three attempts')
   await waitFor(async () => (await deliveriesOf(app, sub.id))[0]!.status === 'delivered', 2000, 'delivered')
@@ -97,7 +97,7 @@ t.test('a timeout is a failed attempt and is retried', async (t) => {
   const r = await receiver(t)
   r.script = ['hang']
   const sub = await subscribe(app, account.key, { url: r.url, events: ['clock_out'] })
-  await recordEvent(app.db, account.id, 'clock_out', { id: 1 })
+  await recordEvent(app.engine, account.id, 'clock_out', { id: 1 })
   await waitFor(async () => (await deliveriesOf(app, sub.id))[0]?.status === 'delivered', 5000, 'delivered')
   t.equal(r.requests.length, 2)
   const detail = (await call(app, account.key, { method: 'GET', url: `/api/v1/webhooks.php?id=${sub.id}` })).json().data
@@ -116,9 +116,9 @@ t.test('events go only to matching active subscriptions of the same account; pin
   t.equal((await call(app, a.key, { method: 'DELETE', url: `/api/v1/webhooks.php?id=${deleted.id}` })).statusCode, 200)
   const bAll = await subscribe(app, b.key, { url: `${r.url}/b-all`, events: ['*'] })
 
-  await recordEvent(app.db, a.id, 'clock_in', { who: 'a' })
-  await recordEvent(app.db, a.id, 'clock.geofence_breach', { who: 'a' })
-  await recordEvent(app.db, b.id, 'worker_updated', { who: 'b' })
+  await recordEvent(app.engine, a.id, 'clock_in', { who: 'a' })
+  await recordEvent(app.engine, a.id, 'clock.geofence_breach', { who: 'a' })
+  await recordEvent(app.engine, b.id, 'worker_updated', { who: 'b' })
   const ping = await call(app, a.key, { method: 'POST', url: `/api/v1/webhooks.php?id=${aAll.id}&action=ping` })
   t.equal(ping.statusCode, 202)
 
@@ -142,7 +142,7 @@ t.test('deactivating or deleting gives up pending deliveries: no further attempt
   const r = await receiver(t, 500)
   const del = await subscribe(app, account.key, { url: `${r.url}/del`, events: ['clock_in'] })
   const off = await subscribe(app, account.key, { url: `${r.url}/off`, events: ['clock_in'] })
-  await recordEvent(app.db, account.id, 'clock_in', { id: 1 })
+  await recordEvent(app.engine, account.id, 'clock_in', { id: 1 })
   await waitFor(() => r.requests.some((q) => q.path === '/del') && r.requests.some((q) => q.path === '/off'), 5000, 'first attempts')
   await call(app, account.key, { method: 'DELETE', url: `/api/v1/webhooks.php?id=${del.id}` })
   await call(app, account.key, { method: 'PUT', url: `/api/v1/webhooks.php?id=${off.id}`, payload: { active: false } })
@@ -162,7 +162,7 @@ t.test('changing a subscription applies to deliveries already claimed but not st
   const r = await receiver(t)
   r.script = ['hang']
   const sub = await subscribe(app, account.key, { url: `${r.url}/old`, events: ['clock_in'] })
-  for (let i = 0; i < 3; i++) await recordEvent(app.db, account.id, 'clock_in', { i })
+  for (let i = 0; i < 3; i++) await recordEvent(app.engine, account.id, 'clock_in', { i })
   await waitFor(() => r.requests.length === 1, 3000, 'the first attempt (hanging)')
   const put = await call(app, account.key, { method: 'PUT', url: `/api/v1/webhooks.php?id=${sub.id}`, payload: { url: `${r.url}/new` } })
   t.equal(put.statusCode, 200)
@@ -175,7 +175,7 @@ t.test('at most `concurrency` attempts are in flight', async (t) => {
   const account = await createTestAccount(app)
   const r = await receiver(t, 'hang')
   await subscribe(app, account.key, { url: r.url, events: ['*'] })
-  for (let i = 0; i < 5; i++) await recordEvent(app.db, account.id, 'clock_in', { i })
+  for (let i = 0; i < 5; i++) await recordEvent(app.engine, account.id, 'clock_in', { i })
   await waitFor(() => r.requests.length === 2, 3000, 'two attempts')
   await sleep(200)
   t.equal(r.requests.length, 2, 'the other three wait for a free slot')
@@ -187,7 +187,7 @@ t.test('a host name is resolved and checked at delivery time (localhost with the
   const account = await createTestAccount(app)
   const r = await receiver(t)
   const sub = await subscribe(app, account.key, { url: r.url.replace('127.0.0.1', 'localhost'), events: ['*'] })
-  await recordEvent(app.db, account.id, 'worker_updated', { id: 1 })
+  await recordEvent(app.engine, account.id, 'worker_updated', { id: 1 })
   await waitFor(async () => (await deliveriesOf(app, sub.id))[0]?.status === 'delivered', 5000, 'delivered via localhost')
   t.equal(r.requests.length, 1)
 })
@@ -204,7 +204,7 @@ t.test('without the loopback flag a stored loopback URL is refused at delivery t
       account_id: account.id, url, events: '["*"]', active: true, description: null, secret: 's', created_at: now, updated_at: now, deleted_at: null
     }).returning('id').executeTakeFirstOrThrow()).id)
   }
-  await recordEvent(app.db, account.id, 'clock_in', { id: 1 })
+  await recordEvent(app.engine, account.id, 'clock_in', { id: 1 })
   for (const id of subs) {
     await waitFor(async () => (await deliveriesOf(app, id))[0]?.attempts === 1, 5000, 'an attempt')
   }
@@ -244,7 +244,7 @@ t.test('retries back off exponentially with jitter for 24 hours, then fail (cont
     clock: () => now,
     random: () => 0.5
   })
-  await recordEvent(app.db, account.id, 'clock_in', { id: 1 })
+  await recordEvent(app.engine, account.id, 'clock_in', { id: 1 })
   const start = now
   const delays: number[] = []
   for (let i = 0; i < 100; i++) {
@@ -275,8 +275,9 @@ t.test('a backlog larger than one fan-out batch is delivered exactly once per ev
   const account = await createTestAccount(app)
   const r = await receiver(t)
   await subscribe(app, account.key, { url: r.url, events: ['*'] })
+  const record = eventRecorder(app.engine)
   await app.db.transaction().execute(async (trx) => {
-    for (let i = 0; i < 450; i++) await recordEvent(trx, account.id, 'clock_in', { i })
+    for (let i = 0; i < 450; i++) await record(trx, account.id, 'clock_in', { i })
   })
   const dispatcher = new WebhookDispatcher(app.engine, {
     pollMs: 1000, retryBaseMs: 1000, retryMaxMs: 1000, retryWindowMs: 86_400_000, timeoutMs: 2000, concurrency: 8, accountConcurrency: 8, subscriptionConcurrency: 8, allowLoopback: true
@@ -294,7 +295,7 @@ t.test('fan-out is idempotent and tolerates a crash between insert and mark', as
   const app = await buildTestApp(t, { webhooksAllowLoopback: true })
   const account = await createTestAccount(app)
   const sub = await subscribe(app, account.key, { url: 'http://127.0.0.1:9/', events: ['*'] })
-  const eventId = await recordEvent(app.db, account.id, 'shift_created', { id: 5 })
+  const eventId = await recordEvent(app.engine, account.id, 'shift_created', { id: 5 })
   // as if a previous fan-out inserted the delivery and crashed before marking the event
   await app.db.insertInto('webhook_deliveries').values({
     event_id: eventId, subscription_id: sub.id, status: 'pending', attempts: 0, next_attempt_ms: 0, give_up_ms: 1,
@@ -316,7 +317,9 @@ t.test('closing the app mid-attempt is prompt; the delivery resumes after a rest
   const first = await buildApp(await testAppConfig(t, config))
   const account = await createTestAccount(first)
   const sub = await subscribe(first, account.key, { url: r.url, events: ['*'] })
-  await first.engine.write(async (trx) => await recordEvent(trx, account.id, 'clock_in', { id: 1 }))
+  // compiled outside the write: building a query on engine.db inside one is refused
+  const firstEvents = eventRecorder(first.engine)
+  await first.engine.write(async (trx) => await firstEvents(trx, account.id, 'clock_in', { id: 1 }))
   await waitFor(() => r.requests.length === 1, 5000, 'the first attempt')
   const closing = Date.now()
   await first.close()
@@ -367,7 +370,8 @@ t.test('a killed server delivers its pending deliveries and outbox events after 
   const [pending] = await check.db.selectFrom('webhook_deliveries').selectAll().execute()
   t.equal(pending!.status, 'pending', 'still pending after the kill')
   // an event committed while the server is down (e.g. by another process) waits in the outbox
-  const laterId = await check.write(async (trx) => await recordEvent(trx, account.id, 'worker_created', { id: 99 }))
+  const checkEvents = eventRecorder(check)
+  const laterId = await check.write(async (trx) => await checkEvents(trx, account.id, 'worker_created', { id: 99 }))
 
   r.fallback = 200
   const again = await startServer(dbPath, env)

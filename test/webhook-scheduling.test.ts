@@ -1,12 +1,11 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { recordEvent } from '../db/events.js'
 import { WebhookOutbox } from '../db/webhook-outbox.js'
 import { pickFair } from '../domain/webhook-delivery.js'
 import type { AppConfig } from '../plugins/config.js'
 import { WebhookDispatcher } from '../services/webhook-dispatcher.js'
 import { sendWebhook } from '../services/webhook-sender.js'
-import { buildTestApp, call, createTestAccount } from './helper.js'
+import { buildTestApp, call, createTestAccount, recordEvent } from './helper.js'
 import { startHangingServer, startReceiver, waitFor, type HangingServer, type Receiver } from './webhook-receiver.js'
 
 /** The loop on and polling fast; the attempt timeout stays long, so a hanging attempt holds its slot for the whole test. */
@@ -52,11 +51,11 @@ t.test("one account's 16 hanging subscriptions do not delay another account's de
   await subscribe(app, b.key, { url: `${r.url}/b`, events: ['clock_in'] })
 
   // A clocks a worker in and out: 32 deliveries to endpoints that never answer
-  await recordEvent(app.db, a.id, 'clock_in', { who: 'a' })
-  await recordEvent(app.db, a.id, 'clock_out', { who: 'a' })
+  await recordEvent(app.engine, a.id, 'clock_in', { who: 'a' })
+  await recordEvent(app.engine, a.id, 'clock_out', { who: 'a' })
   await waitFor(() => hang.open() >= 4, 3000, "A's first attempts")
   const started = Date.now()
-  await recordEvent(app.db, b.id, 'clock_in', { who: 'b' })
+  await recordEvent(app.engine, b.id, 'clock_in', { who: 'b' })
   await waitFor(() => r.requests.length === 1, 1000, "B's delivery within 1 s")
   t.ok(Date.now() - started < 1000, `B's delivery arrived after ${Date.now() - started} ms`)
   t.equal(hang.open(), 4, 'A holds only its share of the slots (webhooksAccountConcurrency)')
@@ -72,11 +71,11 @@ t.test('two accounts with hanging endpoints still leave a slot for a third', asy
   const r = await receiver(t)
   for (const account of [a, c]) {
     for (let i = 0; i < 8; i++) await subscribe(app, account.key, { url: `${hang.url}/${account.id}-${i}`, events: ['*'] })
-    await recordEvent(app.db, account.id, 'clock_in', { who: account.id })
+    await recordEvent(app.engine, account.id, 'clock_in', { who: account.id })
   }
   await subscribe(app, b.key, { url: `${r.url}/b`, events: ['clock_in'] })
   await waitFor(() => hang.open() >= 6, 3000, "A's and C's first attempts")
-  await recordEvent(app.db, b.id, 'clock_in', { who: 'b' })
+  await recordEvent(app.engine, b.id, 'clock_in', { who: 'b' })
   await waitFor(() => r.requests.length === 1, 1000, "B's delivery within 1 s")
   t.equal(hang.open(), 6, 'the hanging accounts hold 6 of the 8 slots')
 })
@@ -88,9 +87,9 @@ t.test('one subscription has at most webhooksSubscriptionConcurrency attempts in
   const r = await receiver(t)
   await subscribe(app, a.key, { url: `${hang.url}/slow`, events: ['clock_in'] })
   await subscribe(app, a.key, { url: `${r.url}/fast`, events: ['clock_out'] })
-  for (let i = 0; i < 6; i++) await recordEvent(app.db, a.id, 'clock_in', { i })
+  for (let i = 0; i < 6; i++) await recordEvent(app.engine, a.id, 'clock_in', { i })
   await waitFor(() => hang.open() === 2, 3000, 'two attempts to the slow endpoint')
-  await recordEvent(app.db, a.id, 'clock_out', { i: 99 })
+  await recordEvent(app.engine, a.id, 'clock_out', { i: 99 })
   await waitFor(() => r.requests.length === 1, 1000, 'the other subscription within 1 s')
   t.equal(hang.open(), 2, 'the slow subscription still has two in flight')
 })
@@ -136,7 +135,7 @@ t.test('fan-out writes bounded transactions of whole events', async (t) => {
   const a = await createTestAccount(app)
   const subs = []
   for (let i = 0; i < 20; i++) subs.push(await subscribe(app, a.key, { url: `http://127.0.0.1:9/${i}`, events: ['*'] }))
-  for (let i = 0; i < 10; i++) await recordEvent(app.db, a.id, 'clock_in', { i })
+  for (let i = 0; i < 10; i++) await recordEvent(app.engine, a.id, 'clock_in', { i })
   const outbox = new WebhookOutbox(app.engine)
   t.equal(await outbox.fanOut(Date.now(), 1000, 200, 50), 3, 'three events (60 deliveries), stopping once 50 rows are reached')
   t.equal((await app.db.selectFrom('webhook_deliveries').select('id').execute()).length, 60)
@@ -159,14 +158,14 @@ t.test('delivered and failed deliveries and their events are pruned after the re
     pollMs: 1000, retryBaseMs: 3 * day, retryMaxMs: 3 * day, retryWindowMs: 10 * day, timeoutMs: 2000,
     concurrency: 8, accountConcurrency: 4, subscriptionConcurrency: 2, allowLoopback: true, retentionMs: day, clock: () => now, random: () => 0.5
   })
-  await recordEvent(app.db, a.id, 'clock_in', { i: 1 })
+  await recordEvent(app.engine, a.id, 'clock_in', { i: 1 })
   await dispatcher.runOnce()
   t.equal((await call(app, a.key, { method: 'PUT', url: `/api/v1/webhooks.php?id=${gaveUp.id}`, payload: { active: false } })).statusCode, 200)
   t.match(await deliveriesOf(app, a.key, delivered.id), [{ status: 'delivered' }])
   t.match(await deliveriesOf(app, a.key, gaveUp.id), [{ status: 'failed' }])
 
   now += 2 * day
-  await recordEvent(app.db, a.id, 'clock_out', { i: 2 }) // its first retry is 2.25 days later
+  await recordEvent(app.engine, a.id, 'clock_out', { i: 2 }) // its first retry is 2.25 days later
   await dispatcher.runOnce()
   t.match(await deliveriesOf(app, a.key, retrying.id), [{ status: 'pending' }])
   now += 2 * day

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
-import { recordEvent } from '../../db/events.js'
+import { eventRecorder } from '../../db/events.js'
 import { WebhookStore } from '../../db/webhooks.js'
 import { DIST, median, quartiles, startCountingReceiver, startServerProcess, type Scenario } from '../lib.js'
 
@@ -32,6 +32,7 @@ export const webhookFairnessScenario: Scenario = {
     const file = join(ctx.tmp, 'webhook-fairness.db')
     const handle = openSqliteEngine({ file })
     await handle.migrate()
+    const recordEvent = eventRecorder(handle)
     const store = new WebhookStore(handle, { allowLoopback: true })
     const a = await createAccount(handle, { name: 'A (hanging endpoints)', apiEnabled: true })
     const b = await createAccount(handle, { name: 'B', apiEnabled: true })

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
-import { recordEvent } from '../../db/events.js'
+import { eventRecorder } from '../../db/events.js'
 import { WebhookStore } from '../../db/webhooks.js'
 import { DIST, median, startCountingReceiver, startServerProcess, type Scenario } from '../lib.js'
 
@@ -17,6 +17,7 @@ export const webhooksScenario: Scenario = {
     const file = join(ctx.tmp, 'webhooks.db')
     const handle = openSqliteEngine({ file })
     await handle.migrate()
+    const recordEvent = eventRecorder(handle)
     const account = await createAccount(handle, { name: 'Bench', apiEnabled: true })
     const { key } = await createApiKey(handle, { accountId: account.id, name: 'bench', scopes: [], expiresAt: null, rateLimit: 1_000_000 })
     const sub = await new WebhookStore(handle, { allowLoopback: true }).create(account.id, { url: receiverUrl, events: ['*'] })

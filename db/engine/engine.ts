@@ -146,8 +146,8 @@ export interface DialectSql {
   lockedForWrite: <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, of?: TB & string) => SelectQueryBuilder<DB, TB, O>
 
   /**
-   * Serialises the transactions that take the same `key` (a worker's clock events, one
-   * Idempotency-Key) until `trx` ends: PostgreSQL's transaction-level advisory lock. SQLite's
+   * Serialises the transactions that take the same `key` (one Idempotency-Key, one document's
+   * expiry) until `trx` ends: PostgreSQL's transaction-level advisory lock. SQLite's
    * single writer is already serial.
    */
   lockKey: (trx: Kysely<Database>, key: string) => Promise<void>
