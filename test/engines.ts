@@ -101,16 +101,12 @@ export const RUN_DIR = join('dist-test', 'run')
 const isTest = (file: string): boolean => file.endsWith('.test.js')
 const source = (file: string): string => file.replace(/\.js$/, '.ts')
 
-/** The compiled test files (names) that run a second time, on PostgreSQL. */
-export function postgresFiles (dir = join('dist-test', 'test')): string[] {
-  return readdirSync(dir).filter((file) => isTest(file) && ONCE[source(file)] === undefined).sort()
-}
 
 /** One process of a run: its file in the run directory, the compiled test files it runs, and whether it selects PostgreSQL for the test apps. */
-export interface RunProcess { name: string, files: string[], postgres: boolean }
+interface RunProcess { name: string, files: string[], postgres: boolean }
 
 /** The processes for `files`: one each for OWN_PROCESS files (`alone-<file>`), the rest GROUP_SIZE to a process (`shared-NN`). */
-export function processes (files: string[], postgres: boolean, prefix = 'shared'): RunProcess[] {
+function processes (files: string[], postgres: boolean, prefix = 'shared'): RunProcess[] {
   const own = files.filter((file) => OWN_PROCESS[source(file)] !== undefined)
   const shared = files.filter((file) => OWN_PROCESS[source(file)] === undefined)
   // `alone-` sorts before `shared-`: the long files start first
@@ -132,10 +128,17 @@ export function processes (files: string[], postgres: boolean, prefix = 'shared'
 export function writeRuns (dir = join('dist-test', 'test'), runDir = RUN_DIR): Record<'sqlite' | 'postgres', RunProcess[]> {
   rmSync(runDir, { recursive: true, force: true })
   const all = readdirSync(dir).filter(isTest).sort()
-  const postgresSubject = all.filter((file) => POSTGRES_SUBJECT.has(source(file)))
+  // a renamed or deleted file must not leave its entry behind, silently changing where its successor runs
+  const sources = new Set(all.map(source))
+  for (const name of [...Object.keys(ONCE), ...Object.keys(OWN_PROCESS), ...POSTGRES_SUBJECT]) {
+    if (!sources.has(name)) throw new Error(`test/engines.ts lists ${name}, which is not a test file`)
+  }
   const runs = {
     sqlite: processes(all.filter((file) => !POSTGRES_SUBJECT.has(source(file))), false),
-    postgres: [...processes(postgresFiles(dir), true), ...processes(postgresSubject, false, 'postgres-subject')]
+    postgres: [
+      ...processes(all.filter((file) => ONCE[source(file)] === undefined), true),
+      ...processes(all.filter((file) => POSTGRES_SUBJECT.has(source(file))), false, 'postgres-subject')
+    ]
   }
   for (const [engine, list] of Object.entries(runs)) {
     const out = join(runDir, engine)
