@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Engine, WriteOptions } from './engine/engine.js'
-import { eventRecorder, type EventRecorder } from './events.js'
+import { eventIdRecorder, type EventIdRecorder } from './events.js'
 import { paginate, type Page } from './paging.js'
 import type { Database, WebhookDeliveryRow, WebhookSubscriptionRow } from './types.js'
 import { conflict, notFound, validationError } from '../domain/errors.js'
@@ -71,10 +71,10 @@ async function requireRoomForSubscription (trx: Kysely<Database>, accountId: num
 
 /** The API side of webhooks: subscriptions of one account. */
 export class WebhookStore {
-  readonly #recordEvent: EventRecorder
+  readonly #recordEvent: EventIdRecorder
 
   constructor (private readonly engine: Engine, private readonly policy: AddressPolicy) {
-    this.#recordEvent = eventRecorder(engine)
+    this.#recordEvent = eventIdRecorder(engine)
   }
 
   async #findRow (db: Kysely<Database>, accountId: number, id: number): Promise<WebhookSubscriptionRow | undefined> {

@@ -134,8 +134,8 @@ t.test('compiled queries take named values; a missing or unknown one throws', { 
     .select(['id', 'name']).where('name', '=', param('name')).where('id', '=', param('id')))
   t.same(await simple.readFirst({ id, name: 'Named' }), { id, name: 'Named' })
   t.same(await simple.read({ name: 'Named', id: id + 1 }), [])
-  await t.rejects(simple.read({ id } as any), /without the value "name"/)
-  await t.rejects(simple.read({ id, name: 'Named', extra: 1 } as any), /the value "extra", which it does not use/)
+  await t.rejects(simple.read({ id } as any), /without a value for 'name'/)
+  await t.rejects(simple.read({ id, name: 'Named', extra: 1 } as any), /with 'extra', which it does not use/)
   const rename = engine.compile((param: (name: 'id' | 'name') => any) => engine.db.updateTable('accounts')
     .set({ name: param('name'), updated_at: NOW }).where('id', '=', param('id')).returning('name'))
   t.same(await engine.write(async (trx) => await rename.runFirst(trx, { id, name: 'Renamed' })), { name: 'Renamed' })
@@ -359,6 +359,45 @@ t.test('a deadlock rolls one write back and runs it again', { skip }, async (t) 
   }
   await Promise.all([cross(one, two), cross(two, one)])
   t.equal(runs, 3, 'the deadlock victim ran twice, the other once')
+})
+
+t.test('an unanswered statement is sent with the next one: a write commits it, or fails with its own error and commits nothing', { skip }, async (t) => {
+  const engine = await freshEngine(t)
+  const accountId = await insertAccount(engine)
+  const outbox = engine.compile((param: (name: 'accountId' | 'type') => any) => untyped(engine.db).insertInto('events')
+    .values({ account_id: param('accountId'), type: param('type'), payload: '{}', created_at: NOW }), { unanswered: true })
+  const events = async (): Promise<string[]> => (await untyped(engine.db).selectFrom('events').select('type').orderBy('id').execute()).map((r) => r.type as string)
+
+  // the statements after it see what it wrote, in order; the commit keeps both
+  const seen = await engine.write(async (trx) => {
+    t.same(await outbox.run(trx, { accountId, type: 'clock_in' }), [], 'it answers no rows')
+    await outbox.run(trx, { accountId, type: 'clock_out' })
+    return (await untyped(trx).selectFrom('events').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow()).n
+  })
+  t.equal(seen, 2)
+  t.same(await events(), ['clock_in', 'clock_out'])
+
+  // its failure (a foreign key) is the write's, with its own error, and nothing of the write stays:
+  // when it is the last statement before COMMIT, and when statements follow it
+  const failing = [
+    async (trx: Kysely<any>) => { await trx.updateTable('accounts').set({ name: 'Renamed' }).where('id', '=', accountId).execute(); await outbox.run(trx, { accountId: accountId + 1000, type: 'clock_in' }) },
+    async (trx: Kysely<any>) => { await outbox.run(trx, { accountId: accountId + 1000, type: 'clock_in' }); await trx.updateTable('accounts').set({ name: 'Renamed' }).where('id', '=', accountId).execute() }
+  ]
+  for (const unit of failing) {
+    await t.rejects(engine.write(unit), { code: '23503', constraint: 'events_account_id_fkey' })
+    t.equal((await untyped(engine.db).selectFrom('accounts').select('name').where('id', '=', accountId).executeTakeFirstOrThrow()).name, 'Acme', 'the write before it is rolled back')
+  }
+  t.same(await events(), ['clock_in', 'clock_out'])
+  // and the pool's connections are clean for the next write
+  await engine.write(async (trx) => { await outbox.run(trx, { accountId, type: 'worker_created' }) })
+  t.same(await events(), ['clock_in', 'clock_out', 'worker_created'])
+
+  // a unit that throws after it: rolled back, the unit's own error
+  await t.rejects(engine.write(async (trx) => { await outbox.run(trx, { accountId, type: 'ping' }); throw new Error('the unit gives up') }), /the unit gives up/)
+  t.same(await events(), ['clock_in', 'clock_out', 'worker_created'])
+
+  t.throws(() => engine.compile((param: (name: 'accountId') => any) => untyped(engine.db).insertInto('events')
+    .values({ account_id: param('accountId'), type: 'ping', payload: '{}', created_at: NOW }).returning('id'), { unanswered: true }), /without RETURNING/)
 })
 
 t.test('unique violations are recognised with their column', { skip }, async (t) => {

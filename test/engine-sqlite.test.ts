@@ -148,6 +148,15 @@ t.test('a compiled query run with a value missing, or one it does not use, throw
   t.same(await query.read({ name: 'A', zone: 'UTC' }), [], 'with exactly its values it runs')
 })
 
+t.test('an unanswered statement runs in its write and answers no rows; one that could answer rows is refused', async (t) => {
+  const engine = await engineFor(t)
+  const insert = engine.compile((param) => engine.db.insertInto('accounts').values({ ...account('x'), name: param('name') }), { unanswered: true })
+  t.same(await engine.write(async (trx) => await insert.run(trx, { name: 'Unanswered' })), [])
+  t.same((await engine.db.selectFrom('accounts').select('name').execute()).map((r) => r.name), ['Unanswered'])
+  t.throws(() => engine.compile((param) => engine.db.insertInto('accounts').values({ ...account('x'), name: param('name') }).returning('id'), { unanswered: true }), /without RETURNING/)
+  t.throws(() => engine.compile((param) => engine.db.selectFrom('accounts').select('id').where('name', '=', param('name')), { unanswered: true }), /without RETURNING/)
+})
+
 t.test('named values: the order of .set() keys, or of the values given, changes nothing', async (t) => {
   const engine = await engineFor(t)
   const id = await engine.write(async (trx) => (await trx.insertInto('accounts').values(account('Old')).returning('id').executeTakeFirstOrThrow()).id)

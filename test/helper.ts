@@ -12,7 +12,7 @@ import { createApiKey } from '../db/api-keys.js'
 import type { SqliteEngine } from '../db/engine/sqlite/index.js'
 import type { Scope } from '../domain/scopes.js'
 import { runCli as runCliCommand } from '../cli/tempclock.js'
-import { eventRecorder, type EventRecorder } from '../db/events.js'
+import { eventIdRecorder, type EventIdRecorder } from '../db/events.js'
 import type { Engine } from '../db/engine/engine.js'
 import type { EventType } from '../domain/events.js'
 import { leaseAppDatabase } from './postgres.js'
@@ -149,14 +149,14 @@ export function routeTable (app: FastifyInstance): Array<{ method: string, url: 
   return routes
 }
 
-const recorders = new WeakMap<Engine, EventRecorder>()
+const recorders = new WeakMap<Engine, EventIdRecorder>()
 
 /** Puts an event in `engine`'s outbox as the stores do (db/events.ts), in a write of its own. */
 export async function recordEvent (engine: Engine, accountId: number, type: EventType, data: unknown): Promise<number> {
   let record = recorders.get(engine)
   if (record === undefined) {
     // compiled outside the write: a query built on engine.db inside one is refused
-    record = eventRecorder(engine)
+    record = eventIdRecorder(engine)
     recorders.set(engine, record)
   }
   return await engine.write(async (trx) => await record(trx, accountId, type, data))

@@ -8,7 +8,7 @@ import { openPostgresEngine } from '../db/engine/postgres/index.js'
 import { createAccount, setApiEnabled } from '../db/accounts.js'
 import { createApiKey, revokeApiKey } from '../db/api-keys.js'
 import { WorkerStore } from '../db/workers.js'
-import { eventRecorder } from '../db/events.js'
+import { eventIdRecorder } from '../db/events.js'
 import { startTogether, type RunningServer } from './helper.js'
 import { freshPostgresDatabase, postgresSkip } from './postgres.js'
 import { redisSkip, TestRedis } from './redis-server.js'
@@ -45,7 +45,7 @@ t.test('two server processes on one PostgreSQL', { skip }, async (t) => {
   // set-up and checks from the test's process, through the same stores the server and the CLI use
   const engine = openPostgresEngine({ url, poolSize: 4 })
   t.teardown(async () => { await engine.close() })
-  const recordEvent = eventRecorder(engine)
+  const recordEvent = eventIdRecorder(engine)
   const newAccount = async (name: string, rateLimit = 100_000): Promise<{ id: number, key: string, keyId: number }> => {
     const account = await createAccount(engine, { name, timezone: 'UTC', apiEnabled: true })
     const { key, record } = await createApiKey(engine, { accountId: account.id, name: 'full', scopes: [], expiresAt: null, rateLimit })

@@ -7,7 +7,7 @@ import { createAccount } from '../db/accounts.js'
 import { createApiKey } from '../db/api-keys.js'
 import { WebhookDispatcher } from '../services/webhook-dispatcher.js'
 import type { AppConfig } from '../plugins/config.js'
-import { eventRecorder } from '../db/events.js'
+import { eventIdRecorder } from '../db/events.js'
 import { buildTestApp, call, createTestAccount, recordEvent, sqliteOnly, startServer, testAppConfig } from './helper.js'
 import { signatureMatches, sleep, startReceiver, waitFor, type Receiver } from './webhook-receiver.js'
 
@@ -275,7 +275,7 @@ t.test('a backlog larger than one fan-out batch is delivered exactly once per ev
   const account = await createTestAccount(app)
   const r = await receiver(t)
   await subscribe(app, account.key, { url: r.url, events: ['*'] })
-  const record = eventRecorder(app.engine)
+  const record = eventIdRecorder(app.engine)
   await app.db.transaction().execute(async (trx) => {
     for (let i = 0; i < 450; i++) await record(trx, account.id, 'clock_in', { i })
   })
@@ -318,7 +318,7 @@ t.test('closing the app mid-attempt is prompt; the delivery resumes after a rest
   const account = await createTestAccount(first)
   const sub = await subscribe(first, account.key, { url: r.url, events: ['*'] })
   // compiled outside the write: building a query on engine.db inside one is refused
-  const firstEvents = eventRecorder(first.engine)
+  const firstEvents = eventIdRecorder(first.engine)
   await first.engine.write(async (trx) => await firstEvents(trx, account.id, 'clock_in', { id: 1 }))
   await waitFor(() => r.requests.length === 1, 5000, 'the first attempt')
   const closing = Date.now()
@@ -370,7 +370,7 @@ t.test('a killed server delivers its pending deliveries and outbox events after 
   const [pending] = await check.db.selectFrom('webhook_deliveries').selectAll().execute()
   t.equal(pending!.status, 'pending', 'still pending after the kill')
   // an event committed while the server is down (e.g. by another process) waits in the outbox
-  const checkEvents = eventRecorder(check)
+  const checkEvents = eventIdRecorder(check)
   const laterId = await check.write(async (trx) => await checkEvents(trx, account.id, 'worker_created', { id: 99 }))
 
   r.fallback = 200

@@ -48,7 +48,7 @@ export interface Engine {
    * running), then run with named values: `build(param)` uses `param('name')` wherever a value
    * goes. Running it with a value missing, or one the query does not use, throws.
    */
-  compile: <Row, Name extends string>(build: (param: (name: Name) => any) => Compilable<Row>) => CompiledQuery<Row, Name>
+  compile: <Row, Name extends string>(build: (param: (name: Name) => any) => Compilable<Row>, options?: CompileOptions) => CompiledQuery<Row, Name>
 
   /**
    * Tells whether the database may have changed since a version was read: the caches that may
@@ -80,6 +80,17 @@ export interface Engine {
   isUnavailable: (err: unknown) => boolean
 
   close: () => Promise<void>
+}
+
+export interface CompileOptions {
+  /**
+   * Nothing reads what the statement answers (an outbox INSERT, which returns nothing): inside a
+   * write, the engine need not wait for it before going on. PostgreSQL sends it together with the
+   * write's next statement (usually its COMMIT), one round trip for both; if it fails, that next
+   * statement fails with its error, and the write with it, committing nothing. Its `run` resolves
+   * to no rows. Compiling a SELECT or a RETURNING clause this way throws.
+   */
+  unanswered?: boolean
 }
 
 export interface CompiledQuery<Row, Name extends string> {

@@ -1,4 +1,5 @@
-import type { Compilable, CompiledQuery } from 'kysely'
+import { DeleteQueryNode, InsertQueryNode, UpdateQueryNode, type Compilable, type CompiledQuery } from 'kysely'
+import type { CompileOptions } from './engine.js'
 
 /** What `param(name)` puts where a value goes: found again, by identity, in the compiled parameters. */
 class NamedValue {
@@ -15,7 +16,7 @@ export class NamedStatement<Row, Name extends string> {
   readonly #slots: Array<NamedValue | { literal: unknown }>
   readonly #names: ReadonlySet<string>
 
-  constructor (build: (param: (name: Name) => any) => Compilable<Row>) {
+  constructor (build: (param: (name: Name) => any) => Compilable<Row>, options: CompileOptions = {}) {
     const markers = new Map<string, NamedValue>()
     const param = (name: Name): NamedValue => {
       let marker = markers.get(name)
@@ -28,6 +29,9 @@ export class NamedStatement<Row, Name extends string> {
     this.statement = build(param).compile()
     this.#slots = this.statement.parameters.map((value) => value instanceof NamedValue ? value : { literal: value })
     this.#names = new Set(markers.keys())
+    if (options.unanswered === true && !answersNothing(this.statement)) {
+      throw new Error(`compiled query: an unanswered statement is an INSERT, UPDATE or DELETE without RETURNING (nothing waits for its answer): ${this.statement.sql}`)
+    }
     // a marker the builder turned into something else (e.g. inside JSON) would be sent as an object
     for (const name of this.#names) {
       if (!this.#slots.some((slot) => slot instanceof NamedValue && slot.name === name)) {
@@ -50,4 +54,10 @@ export class NamedStatement<Row, Name extends string> {
     }
     return this.#slots.map((slot) => slot instanceof NamedValue ? (values as Record<string, unknown>)[slot.name] : slot.literal)
   }
+}
+
+/** Whether `statement` is a write that returns no rows. */
+function answersNothing (statement: CompiledQuery): boolean {
+  const node = statement.query
+  return (InsertQueryNode.is(node) || UpdateQueryNode.is(node) || DeleteQueryNode.is(node)) && node.returning === undefined
 }

@@ -4,7 +4,7 @@ import { postgresMigrations } from '../../migrations/postgres/index.js'
 import type { Database } from '../../types.js'
 import type { Engine } from '../engine.js'
 import { extendedUnit, writeGuard } from '../write-scope.js'
-import { compileNamed } from './compiled.js'
+import { compilePostgres } from './compiled.js'
 import { postgresSql } from './dialect.js'
 import { isRetryableConflict, isUnavailable } from './errors.js'
 import { PreparedStatements } from './prepared.js'
@@ -54,7 +54,10 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
     query_timeout: statementTimeoutMs + 2_000,
     keepAlive: true,
     application_name: options.applicationName ?? 'tempclock',
-    types: rowTypes
+    types: rowTypes,
+    // a write's connection sends BEGIN and its outbox INSERT ahead (./prepared.ts); a connection
+    // used one statement at a time behaves as without it
+    pipeline: true
   })
   const report = options.onError ?? (() => {})
   // pg removes the pool's listener from a client while it is checked out, and an 'error' without
@@ -110,7 +113,7 @@ export function openPostgresEngine (options: PostgresEngineOptions): PostgresEng
       }
     },
 
-    compile: (build) => compileNamed(async (text, values) => (await pool.query(prepared.config(text, values))).rows, guard, build, (text) => { prepared.register(text) }),
+    compile: (build, compileOptions) => compilePostgres(async (text, values) => (await pool.query(prepared.config(text, values))).rows, prepared, guard, build, compileOptions),
 
     async migrate () {
       // its own connection without the statement timeout: a migration, or the wait for another

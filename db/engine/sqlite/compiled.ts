@@ -1,6 +1,6 @@
 import { SelectQueryNode, type Compilable, type Kysely } from 'kysely'
 import type { Database } from '../../types.js'
-import type { CompiledQuery } from '../engine.js'
+import type { CompiledQuery, CompileOptions } from '../engine.js'
 import { NamedStatement } from '../named-values.js'
 import type { WriteGuard } from '../write-scope.js'
 import type { StatementCachingDatabase } from './connection.js'
@@ -14,9 +14,11 @@ export function compileSqlite<Row, Name extends string> (
   base: Kysely<Database>,
   reader: StatementCachingDatabase | undefined,
   guard: WriteGuard,
-  build: (param: (name: Name) => any) => Compilable<Row>
+  build: (param: (name: Name) => any) => Compilable<Row>,
+  options?: CompileOptions
 ): CompiledQuery<Row, Name> {
-  const named = new NamedStatement<Row, Name>(build)
+  // an unanswered statement runs like any other: the writer is in this process, no round trip to save
+  const named = new NamedStatement<Row, Name>(build, options)
   const { statement } = named
   const isSelect = SelectQueryNode.is(statement.query)
   const read = async (values: Record<Name, unknown>): Promise<Row[]> => {

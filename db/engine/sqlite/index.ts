@@ -76,7 +76,7 @@ export function openSqliteEngine (options: SqliteEngineOptions): SqliteEngine {
       committed()
       return value
     },
-    compile: (build) => compileSqlite(base, reader, guard, build),
+    compile: (build, options) => compileSqlite(base, reader, guard, build, options),
     changes: watch,
     wakeups: undefined,
     sql: sqliteDialectSql,
