@@ -7,7 +7,7 @@ import type { Engine } from '../../db/engine/engine.js'
 import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
-import { DIST, median, startServerProcess, type BenchContext, type Figure, type Scenario } from '../lib.js'
+import { DIST, median, startServerProcess, type BenchContext, type Figure, type Scenario, type ServerProcess } from '../lib.js'
 import { backendCpuMicros, backendCpuSpent, createBenchDatabase, postgresUnreachable, processCpuMicros } from '../postgres.js'
 
 /** Single-row autocommit inserts with WAL + synchronous=FULL: what the disk allows one commit at a time. */
@@ -157,8 +157,6 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   const rounds = ctx.quick ? 1 : 3
   // at PostgreSQL's rates one second is too few requests for V8 to optimise the request path
   const warmupS = database.databaseUrl === undefined || ctx.quick ? 1 : 5
-  const server = await startServerProcess(join(DIST, 'server.js'), database.serverEnv)
-  let next = 0
   // per-request headers replace autocannon's global ones, so they go on the request
   const plainHeaders = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
   // BENCH_IDEMPOTENCY_KEY=1: every request carries a new Idempotency-Key, so each also checks
@@ -167,69 +165,115 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   if (idempotent) ctx.log('  every request with its own Idempotency-Key')
   let keys = 0
   const headers = (): Record<string, string> => idempotent ? { ...plainHeaders, 'idempotency-key': `bench-${keys++}` } : plainHeaders
-  const rates: number[] = []
-  const p99s: number[] = []
-  // CPU µs per answered request: the server process, PostgreSQL's backends, the load generator
-  const perEvent = { server: [] as number[], backends: [] as number[], client: [] as number[] }
+
+  // The API, and on PostgreSQL the same clock event written by hand (bench/hand-written-pg-clock-server.ts),
+  // sequential and pipelined, on the same database: one round of each in turn, so that a machine
+  // busier in one round than the next weighs on all of them alike.
+  const subjects: ClockSubject[] = [{ label: 'api', server: await startServerProcess(join(DIST, 'server.js'), database.serverEnv), stats: emptyStats() }]
+  let next = 0
   try {
+    if (database.databaseUrl !== undefined) {
+      const handEnv = { TEMPCLOCK_DATABASE_URL: database.databaseUrl, TEMPCLOCK_DATABASE_POOL_SIZE: database.serverEnv.TEMPCLOCK_DATABASE_POOL_SIZE ?? '10' }
+      const script = join(DIST, 'bench', 'hand-written-pg-clock-server.js')
+      subjects.push({ label: 'hand-written', server: await startServerProcess(script, handEnv), stats: emptyStats() })
+      subjects.push({ label: 'hand-written, pipelined', server: await startServerProcess(script, { ...handEnv, TEMPCLOCK_HAND_PIPELINE: '1' }), stats: emptyStats() })
+    }
     for (let r = 0; r <= rounds; r++) {
       const warmup = r === 0
-      const serverCpu = processCpuMicros(server.child.pid!)
-      const clientCpu = process.cpuUsage()
-      const backends = database.databaseUrl === undefined ? undefined : await backendCpuMicros(database.databaseUrl)
-      const result = await autocannon({
-        url: `${server.url}/api/v1/clock.php`,
-        connections,
-        duration: warmup ? warmupS : durationS,
-        // autocannon resets `context` at each pass over `requests`, so a pass is one in/out
-        // pair on the next worker round-robin; with 50 workers per connection a worker's
-        // previous pair has long finished when its turn comes again. A round that ends between
-        // a pair's in and out leaves that worker clocked in, so the next round's first visit
-        // to it answers 409 (correctly): a few non-2xx per round, not counted as acknowledged.
-        requests: [{
-          method: 'POST',
-          setupRequest: (request: any, context: any) => {
-            context.worker = workers[next++ % workers.length]
-            return { ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'in', ...inBody }) }
-          }
-        }, {
-          method: 'POST',
-          setupRequest: (request: any, context: any) => ({ ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'out' }) })
-        }]
-      } as autocannon.Options)
-      if (warmup) continue
-      const client = process.cpuUsage(clientCpu)
-      const cpu = {
-        server: processCpuMicros(server.child.pid!) - serverCpu,
-        backends: backends === undefined ? 0 : backendCpuSpent(backends, await backendCpuMicros(database.databaseUrl!)),
-        client: client.user + client.system
+      const line: string[] = []
+      for (const subject of subjects) {
+        const { server, stats } = subject
+        const serverCpu = processCpuMicros(server.child.pid!)
+        const clientCpu = process.cpuUsage()
+        const backends = database.databaseUrl === undefined ? undefined : await backendCpuMicros(database.databaseUrl)
+        const result = await autocannon({
+          url: `${server.url}/api/v1/clock.php`,
+          connections,
+          duration: warmup ? warmupS : durationS,
+          // autocannon resets `context` at each pass over `requests`, so a pass is one in/out
+          // pair on the next worker round-robin; with 50 workers per connection a worker's
+          // previous pair has long finished when its turn comes again. A round that ends between
+          // a pair's in and out leaves that worker clocked in, so the next round's first visit
+          // to it answers 409 (correctly): a few non-2xx per round, not counted as acknowledged.
+          requests: [{
+            method: 'POST',
+            setupRequest: (request: any, context: any) => {
+              context.worker = workers[next++ % workers.length]
+              return { ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'in', ...inBody }) }
+            }
+          }, {
+            method: 'POST',
+            setupRequest: (request: any, context: any) => ({ ...request, headers: headers(), body: JSON.stringify({ worker_id: context.worker, action: 'out' }) })
+          }]
+        } as autocannon.Options)
+        if (result.errors > 0) throw new Error(`${variant.name} benchmark (${subject.label}) got ${result.errors} errors`)
+        if (warmup) continue
+        const client = process.cpuUsage(clientCpu)
+        const answered = result.requests.total
+        stats.rates.push((answered - result.non2xx) / durationS)
+        stats.server.push((processCpuMicros(server.child.pid!) - serverCpu) / answered)
+        stats.backends.push(backends === undefined ? 0 : backendCpuSpent(backends, await backendCpuMicros(database.databaseUrl!)) / answered)
+        stats.client.push((client.user + client.system) / answered)
+        stats.p99s.push(result.latency.p99)
+        line.push(`${subject.label} ${stats.rates.at(-1)!.toFixed(0)} acknowledged clock events/s (non-2xx ${result.non2xx}, p99 ${result.latency.p99} ms; ` +
+          `CPU µs per request: server ${stats.server.at(-1)!.toFixed(0)}, backends ${stats.backends.at(-1)!.toFixed(0)}, load generator ${stats.client.at(-1)!.toFixed(0)})`)
       }
-      const acknowledged = (result.requests.total - result.non2xx) / durationS
-      rates.push(acknowledged)
-      const answered = result.requests.total
-      perEvent.server.push(cpu.server / answered)
-      perEvent.backends.push(cpu.backends / answered)
-      perEvent.client.push(cpu.client / answered)
-      p99s.push(result.latency.p99)
-      ctx.log(`  round ${r}: ${acknowledged.toFixed(0)} acknowledged clock events/s (non-2xx ${result.non2xx}, errors ${result.errors}, p99 ${result.latency.p99} ms; ` +
-        `CPU µs per request: server ${perEvent.server.at(-1)!.toFixed(0)}, backends ${perEvent.backends.at(-1)!.toFixed(0)}, load generator ${perEvent.client.at(-1)!.toFixed(0)})`)
-      if (result.errors > 0) throw new Error(`${variant.name} benchmark got ${result.errors} errors`)
+      if (!warmup) ctx.log(`  round ${r}: ${line.join('; ')}`)
     }
   } finally {
-    await server.stop()
+    for (const subject of subjects) await subject.server.stop()
   }
-  const rate = median(rates)
-  const capacities = perEvent.server.map((server, i) => cpus().length * 1_000_000 / (server + perEvent.backends[i]! + perEvent.client[i]!))
-  const capacity = median(capacities)
-  return [
-    { scenario: variant.name, name: variant.rateName, value: rate, unit: 'ev/s', samples: rates, target: '≥ 2500', ok: rate >= 2500, baseline: { name: database.diskRateName, value: diskRate } },
-    { scenario: variant.name, name: variant.p99Name, value: median(p99s), unit: 'ms', samples: p99s },
-    { scenario: variant.name, name: 'server CPU per clock event', value: median(perEvent.server), unit: 'µs', samples: perEvent.server },
-    ...(database.databaseUrl === undefined ? [] : [{ scenario: variant.name, name: 'PostgreSQL backends CPU per clock event', value: median(perEvent.backends), unit: 'µs', samples: perEvent.backends }]),
-    // what the machine's cores would allow if the load generator, server and database had them to
-    // themselves: the measured CPU per event, all three together, against every core
-    { scenario: variant.name, name: 'clock events/s the CPU allows (all cores, nothing else running)', value: capacity, unit: 'ev/s', samples: capacities }
+  const [api, hand, pipelined] = subjects.map((s) => s.stats) as [RoundStats, RoundStats?, RoundStats?]
+  const rate = median(api.rates)
+  const figures: Figure[] = [
+    { scenario: variant.name, name: variant.rateName, value: rate, unit: 'ev/s', samples: api.rates, target: '≥ 2500', ok: rate >= 2500, baseline: { name: database.diskRateName, value: diskRate } },
+    { scenario: variant.name, name: variant.p99Name, value: median(api.p99s), unit: 'ms', samples: api.p99s },
+    { scenario: variant.name, name: 'server CPU per clock event', value: median(api.server), unit: 'µs', samples: api.server },
+    ...(database.databaseUrl === undefined ? [] : [{ scenario: variant.name, name: 'PostgreSQL backends CPU per clock event', value: median(api.backends), unit: 'µs', samples: api.backends }]),
+    capacityFigure(variant.name, 'clock events/s the CPU allows (all cores, nothing else running)', api)
   ]
+  if (hand !== undefined && pipelined !== undefined) {
+    const handName = 'hand-written Fastify + pg: clock events/s'
+    figures.push(
+      { scenario: variant.name, name: handName, value: median(hand.rates), unit: 'ev/s', samples: hand.rates, target: '≥ 2500', ok: median(hand.rates) >= 2500 },
+      { scenario: variant.name, name: 'hand-written: server + backends CPU per event', value: median(hand.server.map((s, i) => s + hand.backends[i]!)), unit: 'µs', samples: hand.server.map((s, i) => s + hand.backends[i]!) },
+      capacityFigure(variant.name, 'hand-written: events/s the CPU allows', hand),
+      { scenario: variant.name, name: 'hand-written, pipelined (5 waits): clock events/s', value: median(pipelined.rates), unit: 'ev/s', samples: pipelined.rates, target: '≥ 2500', ok: median(pipelined.rates) >= 2500 },
+      capacityFigure(variant.name, 'hand-written, pipelined: events/s the CPU allows', pipelined),
+      // round by round, like pg-read's ratio
+      { scenario: variant.name, name: 'API / hand-written clock events/s', value: median(api.rates.map((a, i) => a / hand.rates[i]!)), unit: 'ratio', samples: api.rates.map((a, i) => a / hand.rates[i]!), baseline: { name: handName, value: median(hand.rates) } }
+    )
+  }
+  return figures
+}
+
+/** One server the clock load is sent to, and what each of its rounds measured. */
+interface ClockSubject {
+  label: string
+  server: ServerProcess
+  stats: RoundStats
+}
+
+/** Per round: acknowledged events/s, p99 ms, and CPU µs per answered request in each place. */
+interface RoundStats {
+  rates: number[]
+  p99s: number[]
+  server: number[]
+  backends: number[]
+  client: number[]
+}
+
+function emptyStats (): RoundStats {
+  return { rates: [], p99s: [], server: [], backends: [], client: [] }
+}
+
+/**
+ * What the machine's cores would allow if the load generator, server and database had them to
+ * themselves: the measured CPU per event, all three together, against every core.
+ */
+function capacityFigure (scenario: string, name: string, stats: RoundStats): Figure {
+  const capacities = stats.server.map((server, i) => cpus().length * 1_000_000 / (server + stats.backends[i]! + stats.client[i]!))
+  return { scenario, name, value: median(capacities), unit: 'ev/s', samples: capacities }
 }
 
 export const clockScenario = clockScenarioOf({
