@@ -8,7 +8,7 @@ import { overloadScenario } from './scenarios/overload.js'
 import { pagingScenario } from './scenarios/paging.js'
 import { webhooksScenario } from './scenarios/webhooks.js'
 import { webhookFairnessScenario } from './scenarios/webhook-fairness.js'
-import { clockScenario, postgresClockScenario } from './scenarios/clock.js'
+import { clockScenario, postgresClockScenario, postgresRemoteClockScenario } from './scenarios/clock.js'
 import { clockSurveyScenario } from './scenarios/clock-survey.js'
 import { timesheetsScenario } from './scenarios/timesheets.js'
 import { postgresReadScenario } from './scenarios/postgres-read.js'
@@ -19,7 +19,7 @@ import { DIST, machine, quartiles, spread, tempDir, type Figure, type Scenario }
 // in separate processes and prints the figures; a run of the whole suite also writes
 // BENCHMARKS.md (BENCH_OUT=file to write elsewhere, BENCH_OUT= to skip). BENCH_QUICK=1 scales
 // everything down.
-const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario, postgresReadScenario, postgresClockScenario, postgresProcessesScenario]
+const SCENARIOS: Scenario[] = [readScenario, pagingScenario, clockScenario, clockSurveyScenario, timesheetsScenario, webhooksScenario, webhookFairnessScenario, memoryScenario, startupScenario, overloadScenario, postgresReadScenario, postgresClockScenario, postgresRemoteClockScenario, postgresProcessesScenario]
 
 /** The targets the suite exists to check, and the scenario that measures each. */
 const TARGETS: Array<{ target: string, scenario: string }> = [

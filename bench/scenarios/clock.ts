@@ -8,6 +8,7 @@ import { openSqliteEngine } from '../../db/engine/sqlite/index.js'
 import { createAccount } from '../../db/accounts.js'
 import { createApiKey } from '../../db/api-keys.js'
 import { DIST, median, startServerProcess, type BenchContext, type Figure, type Scenario, type ServerProcess } from '../lib.js'
+import { startLatencyProxy, type LatencyProxy } from '../latency-proxy.js'
 import { backendCpuMicros, backendCpuSpent, createBenchDatabase, postgresUnreachable, processCpuMicros } from '../postgres.js'
 
 /** Single-row autocommit inserts with WAL + synchronous=FULL: what the disk allows one commit at a time. */
@@ -71,15 +72,27 @@ function sqliteClockDatabase (ctx: BenchContext, name: string): ClockDatabase {
  * the server flushes its WAL at every commit: synchronous_commit=on (the default) and fsync=on,
  * checked before anything is measured.
  */
-async function postgresClockDatabase (ctx: BenchContext, name: string): Promise<ClockDatabase> {
+async function postgresClockDatabase (ctx: BenchContext, name: string, networkDelayMs?: number): Promise<ClockDatabase> {
   const database = await createBenchDatabase(name)
+  let proxy: LatencyProxy | undefined
+  let serverUrl = database.url
   try {
+    if (networkDelayMs !== undefined) {
+      // the servers reach PostgreSQL through the proxy; seeding and the CPU readings go direct
+      const socket = /^postgres(?:ql)?:\/\/[^/]*?(?::(\d+))?\/[^?]*\?(?:.*&)?host=(\/[^&]+)/.exec(database.url)
+      if (socket === null) throw new Error('pg-clock-remote needs the bench database on a local Unix socket (TEMPCLOCK_BENCH_DATABASE_URL with ?host=/socket/dir)')
+      const port = Number(socket[1] ?? 5432)
+      proxy = await startLatencyProxy(join(decodeURIComponent(socket[2]!), `.s.PGSQL.${port}`), port, networkDelayMs)
+      serverUrl = database.url.replace(/([?&]host=)[^&]+/, `$1${encodeURIComponent(proxy.socketDir)}`)
+      ctx.log(`  the servers reach PostgreSQL through a proxy holding each chunk ${networkDelayMs} ms in each direction`)
+    }
     const settings = await database.settings()
     ctx.log(`  PostgreSQL ${settings.server_version}: synchronous_commit=${settings.synchronous_commit}, fsync=${settings.fsync}, wal_sync_method=${settings.wal_sync_method}, max_connections=${settings.max_connections}`)
     if (settings.synchronous_commit !== 'on' || settings.fsync !== 'on') {
       throw new Error(`the server must run with synchronous_commit=on and fsync=on for durable clock events (it has ${settings.synchronous_commit} and ${settings.fsync})`)
     }
   } catch (err) {
+    await proxy?.close()
     await database.drop()
     throw err
   }
@@ -87,11 +100,14 @@ async function postgresClockDatabase (ctx: BenchContext, name: string): Promise<
   ctx.log(`  pool size ${poolSize}`)
   return {
     open: () => database.open(),
-    serverEnv: { ...PRODUCTION, TEMPCLOCK_DATABASE_URL: database.url, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
+    serverEnv: { ...PRODUCTION, TEMPCLOCK_DATABASE_URL: serverUrl, TEMPCLOCK_DATABASE_POOL_SIZE: poolSize },
     databaseUrl: database.url,
-    diskRate: async () => await rawPostgresCommitsPerSecond(database.url, 2000),
-    diskRateName: 'PostgreSQL: single-row commits/s, one connection',
-    remove: async () => { await database.drop() }
+    diskRate: async () => await rawPostgresCommitsPerSecond(serverUrl, 2000),
+    diskRateName: networkDelayMs === undefined ? 'PostgreSQL: single-row commits/s, one connection' : 'PostgreSQL through the proxy: single-row commits/s, one connection',
+    remove: async () => {
+      await proxy?.close()
+      await database.drop()
+    }
   }
 }
 
@@ -104,6 +120,8 @@ interface ClockVariant {
   p99Name: string
   /** the SQLite file (default), or a database of its own on the local PostgreSQL server */
   engine?: 'sqlite' | 'postgres'
+  /** PostgreSQL as if on another machine: each direction delayed this long (bench/latency-proxy.ts) */
+  networkDelayMs?: number
   /** seeds what the clock-ins need beyond workers: the workers' location, and what each `in` adds to its body */
   prepare?: (engine: Engine, accountId: number) => Promise<{ locationId: number, inBody: Record<string, unknown> }>
 }
@@ -122,7 +140,7 @@ export function clockScenarioOf (variant: ClockVariant): Scenario {
         const unreachable = await postgresUnreachable()
         if (unreachable !== undefined) { ctx.log(`  skipped: ${unreachable}`); return [] }
       }
-      const database = variant.engine === 'postgres' ? await postgresClockDatabase(ctx, variant.name) : sqliteClockDatabase(ctx, variant.name)
+      const database = variant.engine === 'postgres' ? await postgresClockDatabase(ctx, variant.name, variant.networkDelayMs) : sqliteClockDatabase(ctx, variant.name)
       try {
         return await measureClock(ctx, variant, database)
       } finally {
@@ -173,7 +191,7 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   let next = 0
   try {
     if (database.databaseUrl !== undefined) {
-      const handEnv = { TEMPCLOCK_DATABASE_URL: database.databaseUrl, TEMPCLOCK_DATABASE_POOL_SIZE: database.serverEnv.TEMPCLOCK_DATABASE_POOL_SIZE ?? '10' }
+      const handEnv = { TEMPCLOCK_DATABASE_URL: database.serverEnv.TEMPCLOCK_DATABASE_URL!, TEMPCLOCK_DATABASE_POOL_SIZE: database.serverEnv.TEMPCLOCK_DATABASE_POOL_SIZE ?? '10' }
       const script = join(DIST, 'bench', 'hand-written-pg-clock-server.js')
       subjects.push({ label: 'hand-written', server: await startServerProcess(script, handEnv), stats: emptyStats() })
       subjects.push({ label: 'hand-written, pipelined', server: await startServerProcess(script, { ...handEnv, TEMPCLOCK_HAND_PIPELINE: '1' }), stats: emptyStats() })
@@ -225,8 +243,10 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   }
   const [api, hand, pipelined] = subjects.map((s) => s.stats) as [RoundStats, RoundStats?, RoundStats?]
   const rate = median(api.rates)
+  // the issue's target is for PostgreSQL on this machine; one a network hop away is reported only
+  const target = (value: number): Pick<Figure, 'target' | 'ok'> => variant.networkDelayMs === undefined ? { target: '≥ 2500', ok: value >= 2500 } : {}
   const figures: Figure[] = [
-    { scenario: variant.name, name: variant.rateName, value: rate, unit: 'ev/s', samples: api.rates, target: '≥ 2500', ok: rate >= 2500, baseline: { name: database.diskRateName, value: diskRate } },
+    { scenario: variant.name, name: variant.rateName, value: rate, unit: 'ev/s', samples: api.rates, ...target(rate), baseline: { name: database.diskRateName, value: diskRate } },
     { scenario: variant.name, name: variant.p99Name, value: median(api.p99s), unit: 'ms', samples: api.p99s },
     { scenario: variant.name, name: 'server CPU per clock event', value: median(api.server), unit: 'µs', samples: api.server },
     ...(database.databaseUrl === undefined ? [] : [{ scenario: variant.name, name: 'PostgreSQL backends CPU per clock event', value: median(api.backends), unit: 'µs', samples: api.backends }]),
@@ -235,13 +255,14 @@ async function measureClock (ctx: BenchContext, variant: ClockVariant, database:
   if (hand !== undefined && pipelined !== undefined) {
     const handName = 'hand-written Fastify + pg: clock events/s'
     figures.push(
-      { scenario: variant.name, name: handName, value: median(hand.rates), unit: 'ev/s', samples: hand.rates, target: '≥ 2500', ok: median(hand.rates) >= 2500 },
+      { scenario: variant.name, name: handName, value: median(hand.rates), unit: 'ev/s', samples: hand.rates, ...target(median(hand.rates)) },
       { scenario: variant.name, name: 'hand-written: server + backends CPU per event', value: median(hand.server.map((s, i) => s + hand.backends[i]!)), unit: 'µs', samples: hand.server.map((s, i) => s + hand.backends[i]!) },
       capacityFigure(variant.name, 'hand-written: events/s the CPU allows', hand),
-      { scenario: variant.name, name: 'hand-written, pipelined (5 waits): clock events/s', value: median(pipelined.rates), unit: 'ev/s', samples: pipelined.rates, target: '≥ 2500', ok: median(pipelined.rates) >= 2500 },
+      { scenario: variant.name, name: 'hand-written, pipelined (5 waits): clock events/s', value: median(pipelined.rates), unit: 'ev/s', samples: pipelined.rates, ...target(median(pipelined.rates)) },
       capacityFigure(variant.name, 'hand-written, pipelined: events/s the CPU allows', pipelined),
-      // round by round, like pg-read's ratio
-      { scenario: variant.name, name: 'API / hand-written clock events/s', value: median(api.rates.map((a, i) => a / hand.rates[i]!)), unit: 'ratio', samples: api.rates.map((a, i) => a / hand.rates[i]!), baseline: { name: handName, value: median(hand.rates) } }
+      // round by round, like pg-read's ratio, against the reference that waits as often as the API
+      // does (the key; BEGIN with the lock; the facts; the write; the event with COMMIT)
+      { scenario: variant.name, name: 'API / hand-written pipelined clock events/s', value: median(api.rates.map((a, i) => a / pipelined.rates[i]!)), unit: 'ratio', samples: api.rates.map((a, i) => a / pipelined.rates[i]!), baseline: { name: 'hand-written, pipelined', value: median(pipelined.rates) } }
     )
   }
   return figures
@@ -289,4 +310,23 @@ export const postgresClockScenario = clockScenarioOf({
   rateName: 'acknowledged clock events/s (PostgreSQL)',
   p99Name: 'clock event p99 (PostgreSQL)',
   engine: 'postgres'
+})
+
+/** how far away pg-clock-remote puts PostgreSQL, each way (BENCH_PG_DELAY_MS, default 3) */
+const REMOTE_DELAY_MS = Number(process.env.BENCH_PG_DELAY_MS ?? 3)
+
+/**
+ * The same, with PostgreSQL a network hop away (a proxy holds every chunk 3 ms each way): a pool
+ * connection is then held for every wait of an event, so the waits, not the 2 cores, bound a
+ * process's rate (at 1 ms each way the proxy's own work saturates the cores first). What sending
+ * BEGIN and the outbox event ahead is for. No target: reported against the same event written by
+ * hand, waiting seven times and five.
+ */
+export const postgresRemoteClockScenario = clockScenarioOf({
+  name: 'pg-clock-remote',
+  description: `PostgreSQL ${REMOTE_DELAY_MS} ms away each way (a delaying proxy): POST /api/v1/clock.php in/out, synchronous_commit=on`,
+  rateName: `acknowledged clock events/s (PostgreSQL ${REMOTE_DELAY_MS} ms away)`,
+  p99Name: `clock event p99 (PostgreSQL ${REMOTE_DELAY_MS} ms away)`,
+  engine: 'postgres',
+  networkDelayMs: REMOTE_DELAY_MS
 })
