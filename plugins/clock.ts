@@ -4,7 +4,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /**
      * The wall clock in milliseconds, for decisions judged against the time of a request (a key's
-     * expiry). Date.now unless buildApp was given another, so a test can cross an expiry at once.
+     * expiry, how far a clock event's timestamp may lie from now). Date.now unless buildApp was
+     * given another, so a test can cross an expiry at once.
      */
     now: () => number
   }

@@ -23,7 +23,7 @@ const clock: FastifyPluginAsyncTypebox = async (fastify) => {
       errors: ['not_found', 'geofence_refused', 'blocked_by_survey', 'already_clocked_in', 'already_on_break', 'not_clocked_in', 'not_on_break', 'entry_overlap', 'worker_inactive']
     }
   }, async (request, reply) => {
-    return await sendWrite(request, reply, async (options) => await store.clock(request.apiKey!.accountId, request.body, Date.now(), options),
+    return await sendWrite(request, reply, async (options) => await store.clock(request.apiKey!.accountId, request.body, fastify.now(), options),
       (result) => ({ status: result.status, payload: { data: result.entry } }))
   })
 }
