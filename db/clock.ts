@@ -3,7 +3,7 @@ import { eventRecorder, type EventRecorder } from './events.js'
 import type { CompiledQuery, Engine, WriteOptions } from './engine/engine.js'
 import { toSurveyFacts } from './surveys.js'
 import { toTimeEntryRecord } from './time-entries.js'
-import type { Database, SurveyRow, TimeEntryRow } from './types.js'
+import { everyColumn, type Database, type SurveyRow, type TimeEntriesTable, type TimeEntryRow } from './types.js'
 import { checkTimestamp, decideClock, type ClockDecision, type ClockFacts, type ClockRequest, type EntryFacts, type LocationFacts, type NewEntry, type NewSurveyResponse, type WorkerFacts } from '../domain/clock-decision.js'
 import { ApiError, conflict } from '../domain/errors.js'
 import { applicableSurvey } from '../domain/surveys.js'
@@ -25,13 +25,11 @@ type InsertColumn = typeof INSERT_COLUMNS[number]
  * Every column of an entry, by name rather than `*`: on PostgreSQL the queries are prepared, and a
  * prepared `returning *` fails once a rolling deploy's migration adds a column.
  */
-const ENTRY_COLUMNS = [
+const ENTRY_COLUMNS = everyColumn<TimeEntriesTable>()([
   'id', 'account_id', 'type', 'parent_id', 'worker_id', 'location_id', 'cost_code_id', 'clock_in', 'clock_out', 'duration_seconds',
   'break_seconds', 'status', 'source', 'notes', 'latitude', 'longitude', 'gps_accuracy', 'within_geofence', 'distance_meters',
   'low_gps_confidence', 'created_at', 'updated_at', 'survey_response_id'
-] as const satisfies ReadonlyArray<keyof TimeEntryRow>
-/** fails to compile when a column of time_entries is missing above */
-const EVERY_ENTRY_COLUMN: ReadonlyArray<typeof ENTRY_COLUMNS[number]> = [] as Array<keyof TimeEntryRow>
+])
 
 const RESPONSE_COLUMNS = [
   'account_id', 'survey_id', 'worker_id', 'location_id', 'passed', 'answers', 'failed_questions', 'submitted_at', 'created_at', 'updated_at'

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { paginate, type Page } from './paging.js'
 import { RecordCache } from './record-cache.js'
-import type { CostCodeRow, Database } from './types.js'
+import { everyColumn, type CostCodeRow, type CostCodesTable, type Database } from './types.js'
 import { conflict, notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
@@ -21,11 +21,13 @@ export interface CostCodeFilters {
 const codeTaken = (code: string) =>
   conflict('cost_code_taken', `Cost code ${JSON.stringify(code)} already exists in this account`)
 
+const COST_CODE_COLUMNS = everyColumn<CostCodesTable>()(['id', 'account_id', 'code', 'name', 'active', 'created_at', 'updated_at'])
+
 export class CostCodeStore {
   readonly #one: RecordCache<CostCodeRow, CostCodeRecord>
 
   constructor (private readonly engine: Engine) {
-    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('cost_codes').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toCostCodeRecord, 'Cost code')
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('cost_codes').select(COST_CODE_COLUMNS).where('id', '=', param('id')).where('account_id', '=', param('accountId')), toCostCodeRecord, 'Cost code')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */

@@ -2,12 +2,15 @@ import type { Kysely } from 'kysely'
 import { requireOwned } from './integrity.js'
 import { paginate, type Page } from './paging.js'
 import { RecordCache } from './record-cache.js'
-import type { Database, DepartmentRow } from './types.js'
+import { everyColumn, type Database, type DepartmentRow, type DepartmentsTable } from './types.js'
 import { notFound } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { DepartmentCreateBody, DepartmentRecord, DepartmentUpdateBody } from '../schemas/departments.js'
 import type { Engine, WriteOptions } from './engine/engine.js'
+
+
+const DEPARTMENT_COLUMNS = everyColumn<DepartmentsTable>()(['id', 'account_id', 'name', 'location_id', 'active', 'created_at', 'updated_at'])
 
 export function toDepartmentRecord (row: DepartmentRow): DepartmentRecord {
   const { account_id: _account, ...rest } = row
@@ -22,7 +25,7 @@ export class DepartmentStore {
   readonly #one: RecordCache<DepartmentRow, DepartmentRecord>
 
   constructor (private readonly engine: Engine) {
-    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('departments').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toDepartmentRecord, 'Department')
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('departments').select(DEPARTMENT_COLUMNS).where('id', '=', param('id')).where('account_id', '=', param('accountId')), toDepartmentRecord, 'Department')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { Database, IdempotencyKeyRow } from './types.js'
+import { everyColumn, type Database, type IdempotencyKeyRow, type IdempotencyKeysTable } from './types.js'
 import type { UnitExtension } from './engine/write-scope.js'
 import { toIsoSeconds } from '../domain/time.js'
 import type { CompiledQuery, Engine } from './engine/engine.js'
@@ -21,6 +21,9 @@ export class IdempotencyKeyTaken extends Error {
   }
 }
 
+const KEY_COLUMNS = everyColumn<IdempotencyKeysTable>()(['id', 'api_key_id', 'idempotency_key', 'fingerprint', 'state', 'response_status',
+  'response_body', 'created_at', 'expires_at'])
+
 /**
  * Stored responses behind the Idempotency-Key header, one row per (API key, Idempotency-Key).
  * A row is only ever written in the same transaction as the request's work (IdempotentWrite,
@@ -31,7 +34,7 @@ export class IdempotencyStore {
   readonly #find: CompiledQuery<IdempotencyKeyRow, 'apiKeyId' | 'key'>
 
   constructor (private readonly engine: Engine) {
-    this.#find = engine.compile((param) => engine.db.selectFrom('idempotency_keys').selectAll()
+    this.#find = engine.compile((param) => engine.db.selectFrom('idempotency_keys').select(KEY_COLUMNS)
       .where('api_key_id', '=', param('apiKeyId')).where('idempotency_key', '=', param('key')))
   }
 

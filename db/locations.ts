@@ -2,12 +2,16 @@ import type { Kysely } from 'kysely'
 import { isTimezone } from './accounts.js'
 import { paginate, type Page } from './paging.js'
 import { RecordCache } from './record-cache.js'
-import type { Database, LocationRow } from './types.js'
+import { everyColumn, type Database, type LocationRow, type LocationsTable } from './types.js'
 import { notFound, validationError } from '../domain/errors.js'
 import { nowIso } from '../domain/time.js'
 import type { Paging } from '../schemas/common.js'
 import type { LocationCreateBody, LocationRecord, LocationUpdateBody } from '../schemas/locations.js'
 import type { Engine, WriteOptions } from './engine/engine.js'
+
+const LOCATION_COLUMNS = everyColumn<LocationsTable>()(['id', 'account_id', 'name', 'address_line1', 'address_line2', 'city', 'postcode',
+  'latitude', 'longitude', 'geofence_radius_m', 'geofence_mode', 'gps_accuracy_threshold', 'kiosk_language', 'timezone', 'active',
+  'created_at', 'updated_at'])
 
 export function toLocationRecord (row: LocationRow): LocationRecord {
   const { account_id: _account, ...rest } = row
@@ -36,7 +40,7 @@ export class LocationStore {
   readonly #one: RecordCache<LocationRow, LocationRecord>
 
   constructor (private readonly engine: Engine) {
-    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('locations').selectAll().where('id', '=', param('id')).where('account_id', '=', param('accountId')), toLocationRecord, 'Location')
+    this.#one = new RecordCache(engine, (param) => engine.db.selectFrom('locations').select(LOCATION_COLUMNS).where('id', '=', param('id')).where('account_id', '=', param('accountId')), toLocationRecord, 'Location')
   }
 
   /** One record as last committed, from memory while nothing has changed (db/record-cache.ts). */

@@ -321,3 +321,15 @@ type TableOtherColumns = { [T in keyof Database]: OtherColumnOf<Database[T]> }[k
 export const EVERY_BOOLEAN_LISTED: ReadonlyArray<typeof BOOLEAN_COLUMNS[number]> = [] as TableBooleanColumns[]
 /** fails to compile when a listed name is also a non-boolean column somewhere */
 export const NO_LISTED_NAME_ELSEWHERE: readonly never[] = [] as Array<Extract<TableOtherColumns, typeof BOOLEAN_COLUMNS[number]>>
+
+/**
+ * Every column of `Table`, listed by name, for a compiled query that reads whole rows: on
+ * PostgreSQL compiled queries are prepared, and a prepared `select *` fails with "cached plan must
+ * not change result type" once a rolling deploy's migration adds a column, where a listed one goes
+ * on answering the same columns. A column left out of the list is a compile error that names it.
+ */
+export function everyColumn<Table> () {
+  return <const C extends ReadonlyArray<keyof Table & string>>(
+    columns: C & ([Exclude<keyof Table, C[number]>] extends [never] ? unknown : { missing: Exclude<keyof Table, C[number]> })
+  ): C => columns
+}
