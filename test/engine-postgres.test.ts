@@ -416,6 +416,17 @@ t.test('an unanswered statement is sent with the next one: a write commits it, o
 
   t.throws(() => engine.compile((param: (name: 'accountId') => any) => untyped(engine.db).insertInto('events')
     .values({ account_id: param('accountId'), type: 'ping', payload: '{}', created_at: NOW }).returning('id'), { unanswered: true }), /without RETURNING/)
+
+  // the same SQL built per call is not taken for the unanswered statement: it waits for its answer
+  const inserted = await engine.write(async (trx) => await untyped(trx).insertInto('events')
+    .values({ account_id: accountId, type: 'ping', payload: '{}', created_at: NOW }).executeTakeFirst())
+  t.equal(inserted.numInsertedOrUpdatedRows, 1n, 'an answer of its own')
+
+  // a value pg cannot send, right after the BEGIN sent ahead of it: the write fails, the process
+  // carries on (pg rejects it before BEGIN is answered), and so does the next write
+  await t.rejects(engine.write(async (trx) => await sql`select ${{ big: 1n }}::jsonb as v`.execute(trx)), /BigInt/)
+  await engine.write(async (trx) => { await outbox.run(trx, { accountId, type: 'worker_updated' }) })
+  t.same((await events()).slice(-2), ['ping', 'worker_updated'])
 })
 
 t.test('unique violations are recognised with their column', { skip }, async (t) => {
@@ -557,6 +568,9 @@ t.test('a connection the server ends is an unavailable error, not a crash; the p
   t.teardown(async () => { await engine.close() })
   await engine.ping()
   const admin = new pg.Pool({ connectionString: engine.pool.options.connectionString as string, max: 1 })
+  // pool.end() resolves before its connections have closed: the next test's database lease may end
+  // this one first (test/postgres.ts), and an idle client's error with no listener ends the process
+  admin.on('error', () => {})
   t.teardown(async () => { await admin.end() })
   // one query in flight, one idle connection, then the server ends both
   const slow = engine.db.selectNoFrom(sql<number>`pg_sleep(5)`.as('x')).execute().then(() => undefined, (err: unknown) => err)

@@ -3,7 +3,7 @@ import type { Database } from '../../types.js'
 import type { CompiledQuery, CompileOptions } from '../engine.js'
 import { NamedStatement } from '../named-values.js'
 import type { WriteGuard } from '../write-scope.js'
-import type { PreparedStatements } from './prepared.js'
+import { UNANSWERED, type PreparedStatements } from './prepared.js'
 
 /**
  * A compiled query on PostgreSQL, prepared by `statements` (each connection parses and plans it
@@ -19,7 +19,8 @@ export function compilePostgres<Row, Name extends string> (
   options: CompileOptions = {}
 ): CompiledQuery<Row, Name> {
   const named = new NamedStatement<Row, Name>(build, options)
-  const { statement } = named
+  // an unanswered statement's own text: the same SQL built another way waits for its answer
+  const statement = options.unanswered === true ? { ...named.statement, sql: named.statement.sql + UNANSWERED } : named.statement
   statements.register(statement.sql, options)
 
   const run = async (trx: Kysely<Database>, values: Record<Name, unknown>): Promise<Row[]> => {

@@ -8,6 +8,9 @@ const MAX_STATEMENTS = 1_000
 /** `*` as a column list (`select *`, `returning *`, `"t".*`), not `count(*)` */
 const STAR_COLUMNS = /(?:^|[\s,])(?:"[^"]*"\.)?\*(?=[\s,]|$)/
 
+/** marks the text of an unanswered statement (a comment: PostgreSQL ignores it) */
+export const UNANSWERED = ' /* unanswered */'
+
 /** what Kysely's transaction sends to open one (PostgresDriver#beginTransaction, no settings) */
 const BEGIN = 'begin'
 const ENDS_TRANSACTION = new Set(['commit', 'rollback'])
@@ -35,9 +38,16 @@ export class PreparedStatements {
   readonly #names = new Map<string, string>()
   readonly #unanswered = new Set<string>()
 
-  /** Prepares `text` from now on, if it can be; an unanswered one is sent ahead inside a write. */
+  /**
+   * Prepares `text` from now on, if it can be; an unanswered one is sent ahead inside a write. An
+   * unanswered statement's text ends with UNANSWERED (compilePostgres adds it), so a query that
+   * merely has the same SQL, built per call or compiled without the option, is never taken for it.
+   */
   register (text: string, options: CompileOptions = {}): void {
-    if (options.unanswered === true) this.#unanswered.add(text)
+    if (options.unanswered === true) {
+      if (!text.endsWith(UNANSWERED)) throw new Error(`an unanswered statement's text ends with ${UNANSWERED}: ${text}`)
+      this.#unanswered.add(text)
+    }
     if (this.#names.has(text) || this.#names.size >= MAX_STATEMENTS || STAR_COLUMNS.test(text)) return
     this.#names.set(text, `tempclock_${this.#names.size + 1}`)
   }
@@ -99,12 +109,15 @@ class PipelinedClient implements PostgresPoolClient {
       // its failure is reported by the statement after it
       sent.catch(() => {})
       this.#ahead.push(sent)
-      return Promise.resolve(text === BEGIN ? BEGUN : NO_ANSWER)
+      return Promise.resolve(text === BEGIN ? begun() : noAnswer())
     }
     if (ENDS_TRANSACTION.has(text)) this.#inTransaction = false
     if (this.#ahead.length === 0) return sent
     const ahead = this.#ahead
     this.#ahead = []
+    // pg may reject it before the statements ahead of it are answered (a value it cannot
+    // serialise): it is awaited after them, and must not count as unhandled meanwhile
+    sent.catch(() => {})
     return this.#after(ahead, text, sent)
   }
 
@@ -126,6 +139,6 @@ class PipelinedClient implements PostgresPoolClient {
   }
 }
 
-/** What Kysely is told at once for BEGIN and for an unanswered statement (it reads `command`, `rowCount` and `rows`). */
-const BEGUN = { command: 'BEGIN', rowCount: null, rows: [], oid: 0, fields: [] } as unknown as pg.QueryResult
-const NO_ANSWER = { command: undefined, rowCount: null, rows: [], oid: 0, fields: [] } as unknown as pg.QueryResult
+/** What Kysely is told at once for BEGIN and for an unanswered statement (it reads `command`, `rowCount` and `rows`): new each time, as pg's are. */
+const begun = (): pg.QueryResult => ({ command: 'BEGIN', rowCount: null, rows: [], oid: 0, fields: [] }) as unknown as pg.QueryResult
+const noAnswer = (): pg.QueryResult => ({ command: undefined, rowCount: null, rows: [], oid: 0, fields: [] }) as unknown as pg.QueryResult
