@@ -1,6 +1,6 @@
-import { hash } from 'node:crypto'
 import Fastify from 'fastify'
 import pg from 'pg'
+import { keyOwner } from './hand-written-pg-key.js'
 
 // The reference for the PostgreSQL clock benchmark, measured in the same run on the same
 // database: `POST /api/v1/clock.php` for `in` and `out` written by hand with Fastify and a `pg`
@@ -20,9 +20,6 @@ const pipelined = process.env.TEMPCLOCK_HAND_PIPELINE === '1'
 const pool = new pg.Pool({ connectionString: url, max: Number(process.env.TEMPCLOCK_DATABASE_POOL_SIZE ?? 10), pipeline: pipelined, options: '-c TimeZone=UTC' })
 pool.on('error', () => {})
 
-const KEY_BY_HASH = `select api_keys.id, api_keys.account_id, api_keys.scopes, api_keys.full_access, api_keys.expires_at,
-  api_keys.revoked_at, api_keys.last_used_at, api_keys.rate_limit, accounts.api_enabled
-  from api_keys inner join accounts on accounts.id = api_keys.account_id where api_keys.key_hash = $1`
 const WORKER_LOCKED = `select id, first_name, last_name, location_id, active,
   exists (select 1 from surveys where surveys.account_id = workers.account_id and surveys.active = true) as has_surveys
   from workers where id = $1 and account_id = $2 for no key update`
@@ -44,23 +41,16 @@ const CLOSE_SHIFT = `update time_entries set clock_out = $1, duration_seconds = 
   where id = $3 returning ${ENTRY_COLUMNS}`
 const INSERT_EVENT = 'insert into events (account_id, type, payload, created_at, dispatched_at) values ($1, $2, $3, $4, null) returning id'
 
-interface KeyRow { account_id: number, expires_at: Date | null, revoked_at: Date | null, api_enabled: boolean }
 interface WorkerRow { id: number, first_name: string, last_name: string, active: boolean }
 interface Body { worker_id?: unknown, action?: unknown }
 
 const app = Fastify({ logger: false })
 app.get('/health', async () => ({ status: 'ok' }))
 app.post<{ Body: Body }>('/api/v1/clock.php', async (request, reply) => {
-  const header = request.headers.authorization ?? ''
-  const key = header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7) : ''
-  const owner = (await pool.query<KeyRow>({ name: 'key_by_hash', text: KEY_BY_HASH, values: [hash('sha256', key, 'hex')] })).rows[0]
-  if (owner === undefined || owner.revoked_at !== null || !owner.api_enabled ||
-    (owner.expires_at !== null && owner.expires_at.getTime() <= Date.now())) {
-    return await reply.code(401).send({ error: 'Invalid API key' })
-  }
+  const accountId = await keyOwner(pool, request.headers.authorization)
+  if (accountId === undefined) return await reply.code(401).send({ error: 'Invalid API key' })
   const { worker_id: workerId, action } = request.body
   if (typeof workerId !== 'number' || (action !== 'in' && action !== 'out')) return await reply.code(400).send({ error: 'bad request' })
-  const accountId = owner.account_id
   const client = await pool.connect()
   let open = false
   try {

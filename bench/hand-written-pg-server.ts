@@ -1,6 +1,6 @@
-import { hash } from 'node:crypto'
 import Fastify from 'fastify'
 import pg from 'pg'
+import { keyOwner } from './hand-written-pg-key.js'
 
 // The reference for the PostgreSQL read benchmark, measured in the same run: the authenticated
 // `GET /api/v1/workers.php?id=N` written by hand with Fastify and a `pg` pool of the API's default
@@ -14,9 +14,6 @@ if (url === undefined) throw new Error('TEMPCLOCK_DATABASE_URL is required')
 const pool = new pg.Pool({ connectionString: url, max: Number(process.env.TEMPCLOCK_DATABASE_POOL_SIZE ?? 10) })
 pool.on('error', () => {})
 
-const KEY_BY_HASH = `select api_keys.id, api_keys.account_id, api_keys.scopes, api_keys.full_access, api_keys.expires_at,
-  api_keys.revoked_at, api_keys.last_used_at, api_keys.rate_limit, accounts.api_enabled
-  from api_keys inner join accounts on accounts.id = api_keys.account_id where api_keys.key_hash = $1`
 const WORKER_BY_ID = `select workers.id, workers.first_name, workers.last_name, workers.employee_ref, workers.email,
   workers.phone, workers.location_id, workers.department_id, workers.preferred_language, workers.active,
   workers.created_at, workers.updated_at,
@@ -24,19 +21,12 @@ const WORKER_BY_ID = `select workers.id, workers.first_name, workers.last_name, 
   (select departments.name from departments where departments.id = workers.department_id) as department
   from workers where workers.id = $1 and workers.account_id = $2`
 
-interface KeyRow { account_id: number, expires_at: Date | null, revoked_at: Date | null, api_enabled: boolean }
-
 const app = Fastify({ logger: false })
 app.get('/health', async () => ({ status: 'ok' }))
 app.get<{ Querystring: { id?: string } }>('/api/v1/workers.php', async (request, reply) => {
-  const header = request.headers.authorization ?? ''
-  const key = header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7) : ''
-  const owner = (await pool.query<KeyRow>({ name: 'key_by_hash', text: KEY_BY_HASH, values: [hash('sha256', key, 'hex')] })).rows[0]
-  if (owner === undefined || owner.revoked_at !== null || !owner.api_enabled ||
-    (owner.expires_at !== null && owner.expires_at.getTime() <= Date.now())) {
-    return await reply.code(401).send({ error: 'Invalid API key' })
-  }
-  const worker = (await pool.query({ name: 'worker_by_id', text: WORKER_BY_ID, values: [Number(request.query.id), owner.account_id] })).rows[0]
+  const accountId = await keyOwner(pool, request.headers.authorization)
+  if (accountId === undefined) return await reply.code(401).send({ error: 'Invalid API key' })
+  const worker = (await pool.query({ name: 'worker_by_id', text: WORKER_BY_ID, values: [Number(request.query.id), accountId] })).rows[0]
   if (worker === undefined) return await reply.code(404).send({ error: 'not found' })
   return { data: worker }
 })
