@@ -3,7 +3,7 @@ import type { Database } from '../../types.js'
 import type { CompiledQuery, CompileOptions } from '../engine.js'
 import { NamedStatement } from '../named-values.js'
 import type { WriteGuard } from '../write-scope.js'
-import { UNANSWERED, type PreparedStatements } from './prepared.js'
+import type { PreparedStatements } from './prepared.js'
 
 /**
  * A compiled query on PostgreSQL, prepared by `statements` (each connection parses and plans it
@@ -19,9 +19,7 @@ export function compilePostgres<Row, Name extends string> (
   options: CompileOptions = {}
 ): CompiledQuery<Row, Name> {
   const named = new NamedStatement<Row, Name>(build, options)
-  // an unanswered statement's own text: the same SQL built another way waits for its answer
-  const statement = options.unanswered === true ? { ...named.statement, sql: named.statement.sql + UNANSWERED } : named.statement
-  statements.register(statement.sql, options)
+  const statement = { ...named.statement, sql: statements.register(named.statement.sql, options) }
 
   const run = async (trx: Kysely<Database>, values: Record<Name, unknown>): Promise<Row[]> => {
     if (!trx.isTransaction) throw new Error('compiled run() needs the trx of a write; outside a write use read()')

@@ -9,7 +9,7 @@ const MAX_STATEMENTS = 1_000
 const STAR_COLUMNS = /(?:^|[\s,])(?:"[^"]*"\.)?\*(?=[\s,]|$)/
 
 /** marks the text of an unanswered statement (a comment: PostgreSQL ignores it) */
-export const UNANSWERED = ' /* unanswered */'
+const UNANSWERED = ' /* unanswered */'
 
 /** what Kysely's transaction sends to open one (PostgresDriver#beginTransaction, no settings) */
 const BEGIN = 'begin'
@@ -39,17 +39,17 @@ export class PreparedStatements {
   readonly #unanswered = new Set<string>()
 
   /**
-   * Prepares `text` from now on, if it can be; an unanswered one is sent ahead inside a write. An
-   * unanswered statement's text ends with UNANSWERED (compilePostgres adds it), so a query that
-   * merely has the same SQL, built per call or compiled without the option, is never taken for it.
+   * Prepares a compiled query's `sql` from now on, if it can be, and returns the text to send. An
+   * unanswered one (sent ahead inside a write) gets a text of its own, marked, so that a query
+   * that merely has the same SQL, built per call or compiled without the option, is never taken for it.
    */
-  register (text: string, options: CompileOptions = {}): void {
-    if (options.unanswered === true) {
-      if (!text.endsWith(UNANSWERED)) throw new Error(`an unanswered statement's text ends with ${UNANSWERED}: ${text}`)
-      this.#unanswered.add(text)
+  register (sql: string, options: CompileOptions = {}): string {
+    const text = options.unanswered === true ? sql + UNANSWERED : sql
+    if (options.unanswered === true) this.#unanswered.add(text)
+    if (!this.#names.has(text) && this.#names.size < MAX_STATEMENTS && !STAR_COLUMNS.test(text)) {
+      this.#names.set(text, `tempclock_${this.#names.size + 1}`)
     }
-    if (this.#names.has(text) || this.#names.size >= MAX_STATEMENTS || STAR_COLUMNS.test(text)) return
-    this.#names.set(text, `tempclock_${this.#names.size + 1}`)
+    return text
   }
 
   /** pg's query config: named when `text` is a registered query. */
