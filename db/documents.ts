@@ -53,7 +53,6 @@ const EXPIRY_BATCH = 200
  */
 export class DocumentStore {
   readonly #clock: () => number
-
   readonly #recordEvent: EventRecorder
 
   constructor (private readonly engine: Engine, options: DocumentStoreOptions = {}) {

@@ -50,7 +50,6 @@ const employeeRefTaken = (ref: string) =>
 
 export class WorkerStore {
   readonly #one: RecordCache<WorkerJoinedRow, WorkerRecord>
-
   readonly #recordEvent: EventRecorder
 
   constructor (private readonly engine: Engine) {

@@ -35,10 +35,9 @@ type Serializer = ReturnType<SerializerCompiler>
 
 /**
  * Serializers are compiled on first use (schemas/compile-on-first-use.ts) and kept for the life of
- * the process, by the shared schemas and options,
- * the route's schema object, status and content type (all a serializer depends on): the route
- * schemas are module constants, so a process that builds many apps (the tests build one per test)
- * compiles each once instead of once per app.
+ * the process, by the shared schemas and options, the route's schema object, status and content
+ * type (all a serializer depends on): the route schemas are module constants, so a process that
+ * builds many apps (the tests build one per test) compiles each once instead of once per app.
  */
 const compiledByContext = new Map<string, WeakMap<object, Map<string, Serializer>>>()
 

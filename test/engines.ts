@@ -2,6 +2,23 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
+ * Files whose subject is PostgreSQL: they choose PostgreSQL databases themselves, so they run once
+ * (ONCE), in the PostgreSQL run, and `npm run test:sqlite` is what a SQLite-only change needs.
+ */
+const POSTGRES_SUBJECT_FILES: Readonly<Record<string, string>> = {
+  'engine-postgres.test.ts': 'the PostgreSQL engine on databases of its own',
+  'engine-compare.test.ts': 'sends the same requests to both engines',
+  'cli-postgres.test.ts': 'the CLI on PostgreSQL databases of its own',
+  'copy-to-postgres.test.ts': 'copies SQLite files into PostgreSQL databases of its own',
+  'two-processes.test.ts': 'two server processes on a PostgreSQL database of its own',
+  'two-processes-failure.test.ts': 'a private PostgreSQL and Redis it stops and starts',
+  'test-databases.test.ts': 'the PostgreSQL run\'s own test databases',
+  'webhook-wakeups.test.ts': 'two apps on a PostgreSQL database of its own'
+}
+
+const POSTGRES_SUBJECT: ReadonlySet<string> = new Set(Object.keys(POSTGRES_SUBJECT_FILES))
+
+/**
  * What runs where. `npm test` runs every test file on SQLite and, in the same tap run, every file
  * that is not listed here a second time on PostgreSQL (TEMPCLOCK_TEST_ENGINE=postgres:
  * test/helper.ts gives each app an empty database on the test server). A file is listed when its subject is one
@@ -23,14 +40,7 @@ export const ONCE: Readonly<Record<string, string>> = {
   'idempotency-crash.test.ts': 'a killed server recovers its SQLite file',
   'config.test.ts': 'configuration parsing and the SQLite file `npm start` creates',
   // chooses its databases itself
-  'engine-postgres.test.ts': 'the PostgreSQL engine on databases of its own',
-  'engine-compare.test.ts': 'sends the same requests to both engines',
-  'cli-postgres.test.ts': 'the CLI on PostgreSQL databases of its own',
-  'copy-to-postgres.test.ts': 'copies SQLite files into PostgreSQL databases of its own',
-  'two-processes.test.ts': 'two server processes on a PostgreSQL database of its own',
-  'two-processes-failure.test.ts': 'a private PostgreSQL and Redis it stops and starts',
-  'test-databases.test.ts': 'the PostgreSQL run\'s own test databases',
-  'webhook-wakeups.test.ts': 'two apps on a PostgreSQL database of its own',
+  ...POSTGRES_SUBJECT_FILES,
   // the CLI on a SQLite file (CLI commands on PostgreSQL have tests of their own)
   'cli.test.ts': 'the CLI on a SQLite file',
   'cli-while-serving.test.ts': 'the CLI on a SQLite file a server has open',
@@ -60,14 +70,6 @@ export const ONCE: Readonly<Record<string, string>> = {
   'fuzz.test.ts': 'schema-driven requests checked against SQLite\'s own counters; its requests meet the same resource modules the route tests cover on both'
 }
 
-/**
- * Files of ONCE whose subject is PostgreSQL (they choose PostgreSQL databases themselves): they
- * belong to the PostgreSQL run, so `npm run test:sqlite` is what a SQLite-only change needs.
- */
-export const POSTGRES_SUBJECT: ReadonlySet<string> = new Set([
-  'engine-postgres.test.ts', 'engine-compare.test.ts', 'cli-postgres.test.ts', 'copy-to-postgres.test.ts',
-  'two-processes.test.ts', 'two-processes-failure.test.ts', 'test-databases.test.ts', 'webhook-wakeups.test.ts'
-])
 
 /**
  * Files that keep a process of their own; every other file shares one with a few others
@@ -101,7 +103,6 @@ export const RUN_DIR = join('dist-test', 'run')
 const isTest = (file: string): boolean => file.endsWith('.test.js')
 const source = (file: string): string => file.replace(/\.js$/, '.ts')
 
-
 /** One process of a run: its file in the run directory, the compiled test files it runs, and whether it selects PostgreSQL for the test apps. */
 interface RunProcess { name: string, files: string[], postgres: boolean }
 
@@ -130,7 +131,7 @@ export function writeRuns (dir = join('dist-test', 'test'), runDir = RUN_DIR): R
   const all = readdirSync(dir).filter(isTest).sort()
   // a renamed or deleted file must not leave its entry behind, silently changing where its successor runs
   const sources = new Set(all.map(source))
-  for (const name of [...Object.keys(ONCE), ...Object.keys(OWN_PROCESS), ...POSTGRES_SUBJECT]) {
+  for (const name of [...Object.keys(ONCE), ...Object.keys(OWN_PROCESS)]) {
     if (!sources.has(name)) throw new Error(`test/engines.ts lists ${name}, which is not a test file`)
   }
   const runs = {
